@@ -1,0 +1,12 @@
+/**
+ * @file nnref.h
+ * @brief Umbrella header: includes every public nnref header.
+ */
+#ifndef NNREF_H
+#define NNREF_H
+
+#include "nnref/core.h"
+#include "nnref/batchnorm.h"
+#include "nnref/gradcheck.h"
+
+#endif /* NNREF_H */

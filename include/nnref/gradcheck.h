@@ -1,0 +1,140 @@
+/**
+ * @file gradcheck.h
+ * @brief Finite-difference gradient checking: proves a backward pass right.
+ *
+ * A problem is a forward function, a backward function and the list of
+ * tensors (inputs and parameters) to check, all in double precision. The
+ * harness draws a fixed random upstream gradient g (from a seed) and checks,
+ * for every selected entry \f$x_k\f$ of every tensor, the analytic gradient
+ * the backward returns against the central difference of the scalar loss
+ * \f$L = \sum_j \mathrm{out}_j\, g_j\f$:
+ * \f[ n_k = \frac{L(x_k + h_k) - L(x_k - h_k)}{2 h_k}, \qquad
+ *     h_k = h\,\max(1, |x_k|), \f]
+ * passing when \f$|a_k - n_k| \le \mathrm{atol} + \mathrm{rtol}\,|n_k|\f$.
+ *
+ * Kinks (max, ReLU, clipping) are detected, not hidden: where the one-sided
+ * slopes \f$(L(x+h)-L(x))/h\f$ and \f$(L(x)-L(x-h))/h\f$ differ by more than
+ * kink_tol, the entry is reported as a kink and not judged.
+ *
+ * The backward is run twice and must give bitwise identical gradients.
+ *
+ * Point it at a layer of your own: fill an ::nnr_gc_problem (see
+ * tutorials/01-batchnorm/ for a worked example) and call nnr_gradcheck().
+ */
+#ifndef NNREF_GRADCHECK_H
+#define NNREF_GRADCHECK_H
+
+#include <stdio.h>
+#include "nnref/core.h"
+#include "nnref/batchnorm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @defgroup gradcheck Gradient checking
+ *  @{ */
+
+/** Most tensors one problem may list. */
+#define NNR_GC_MAX_TENSORS 8
+
+/** One tensor whose gradient is checked. */
+typedef struct nnr_gc_tensor {
+    const char *name;     /**< Name printed in reports, e.g. "x", "gamma". */
+    double *value;        /**< The tensor's values; the harness perturbs entries in place and restores them exactly. */
+    const double *grad;   /**< Where the problem's backward writes dL/d(value). */
+    size_t count;         /**< Number of entries. */
+} nnr_gc_tensor;
+
+/** A differentiable computation in double precision. */
+typedef struct nnr_gc_problem {
+    void *ctx;                                      /**< Passed to forward and backward. */
+    nnr_status (*forward)(void *ctx);               /**< Computes out from the tensors' current values. */
+    nnr_status (*backward)(void *ctx, const double *dout); /**< Given dL/d(out), writes every tensor's grad (overwrite, not accumulate). */
+    const double *out;                              /**< Output buffer the forward writes. */
+    size_t out_count;                               /**< Output entries. */
+    nnr_gc_tensor tensors[NNR_GC_MAX_TENSORS];      /**< Tensors to check. */
+    size_t n_tensors;                               /**< Number of tensors used, 1..::NNR_GC_MAX_TENSORS. */
+} nnr_gc_problem;
+
+/** Harness settings; start from nnr_gc_defaults(). */
+typedef struct nnr_gc_options {
+    double h;                   /**< Relative step (default 1e-6). */
+    double atol;                /**< Absolute tolerance (default 1e-7). */
+    double rtol;                /**< Relative tolerance (default 1e-6). */
+    double kink_tol;            /**< One-sided slope disagreement that marks a kink (default 1e-3·(1+|n|)). */
+    size_t max_per_tensor;      /**< 0: every entry; otherwise a seeded sample of at most this many entries per tensor. */
+    uint64_t seed;              /**< Seed of the upstream gradient g and of the sample. */
+} nnr_gc_options;
+
+/** Result for one tensor. */
+typedef struct nnr_gc_tensor_report {
+    const char *name;           /**< The tensor's name. */
+    size_t checked;             /**< Entries compared. */
+    size_t failed;              /**< Entries outside tolerance. */
+    size_t kinks;               /**< Entries at a kink (not judged). */
+    double max_abs_err;         /**< max |a − n| over judged entries. */
+    double max_rel_err;         /**< Largest relative error over judged entries, as nnr_gc_rel_err() defines it. */
+    size_t worst_index;         /**< Entry with the largest relative error. */
+    double worst_analytic;      /**< a at worst_index. */
+    double worst_numeric;       /**< n at worst_index. */
+} nnr_gc_tensor_report;
+
+/** Result of nnr_gradcheck(). */
+typedef struct nnr_gc_report {
+    nnr_gc_tensor_report tensors[NNR_GC_MAX_TENSORS]; /**< One per problem tensor. */
+    size_t n_tensors;           /**< As in the problem. */
+    int deterministic;          /**< 1 if backward run twice gave bitwise identical gradients. */
+    int passed;                 /**< 1 if deterministic and no entry failed. */
+} nnr_gc_report;
+
+/** Default options: h 1e-6, atol 1e-7, rtol 1e-6, every entry, seed 42. */
+nnr_gc_options nnr_gc_defaults(void);
+
+/** Relative error used in reports: |a − n| / max(|a|, |n|, tiny). */
+double nnr_gc_rel_err(double analytic, double numeric);
+
+/**
+ * Runs the check.
+ * @param[in]  problem  the computation and its tensors.
+ * @param[in]  options  settings, or NULL for nnr_gc_defaults().
+ * @param[out] report   the per-tensor results.
+ * @return ::NNR_OK when the check ran (look at report->passed for the verdict);
+ *         an error if the problem is malformed or its forward/backward failed.
+ */
+nnr_status nnr_gradcheck(const nnr_gc_problem *problem, const nnr_gc_options *options,
+                         nnr_gc_report *report);
+
+/**
+ * Prints a report as table rows "layer pass tensor max_abs max_rel PASS|FAIL".
+ * @param[in] f       stream.
+ * @param[in] layer   layer name for the first column.
+ * @param[in] pass    pass name for the second column (e.g. "train").
+ * @param[in] report  result of nnr_gradcheck().
+ */
+void nnr_gc_print(FILE *f, const char *layer, const char *pass, const nnr_gc_report *report);
+
+/** Which BatchNorm pass a ready-made problem checks. */
+typedef enum nnr_bn_gc_pass {
+    NNR_BN_GC_TRAIN = 0,        /**< Training forward + closed-form backward. */
+    NNR_BN_GC_TRAIN_STAGED = 1, /**< Training forward + staged backward of document 002. */
+    NNR_BN_GC_INFER = 2         /**< Inference forward + backward with running statistics. */
+} nnr_bn_gc_pass;
+
+/**
+ * Ready-made check of the double naive BatchNorm kernels on random data drawn
+ * from @p seed: tensors x, gamma (if p->scale) and beta (if p->center).
+ * With renorm, the running renorm statistics are chosen so that r and d sit on
+ * their clip limits, where Keras' stop-gradient makes them true constants.
+ */
+nnr_status nnr_gradcheck_batchnorm(const nnr_batchnorm_params *p, const nnr_shape *shape,
+                                   nnr_bn_gc_pass pass, uint64_t seed,
+                                   const nnr_gc_options *options, nnr_gc_report *report);
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NNREF_GRADCHECK_H */

@@ -1,0 +1,23 @@
+/*
+ * The one dispatch table (BLIS's pattern: every slot is first given the naive
+ * kernel, then overridden by the AVX2 kernel when the CPU has AVX2 and FMA).
+ * It is the library's only mutable global, written once under pthread_once.
+ */
+#ifndef NNR_DISPATCH_H
+#define NNR_DISPATCH_H
+
+#include "nnref/core.h"
+#include "nnref/batchnorm.h"
+
+typedef struct nnr_kernel_table {
+    nnr_impl impl;
+    nnr_batchnorm_fwd_train_fn batchnorm_fwd_train;
+    nnr_batchnorm_fwd_infer_fn batchnorm_fwd_infer;
+    nnr_batchnorm_bwd_train_fn batchnorm_bwd_train;
+    nnr_batchnorm_bwd_infer_fn batchnorm_bwd_infer;
+} nnr_kernel_table;
+
+/* The table, filled at the first call. */
+const nnr_kernel_table *nnr_kernels(void);
+
+#endif /* NNR_DISPATCH_H */
