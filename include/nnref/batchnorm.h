@@ -78,23 +78,30 @@ typedef struct nnr_batchnorm_params {
     double dmax;               /**< Clip of |d| (Keras default +∞); must be ≥ 0. */
 } nnr_batchnorm_params;
 
-/** Keras 3 BatchNormalization defaults: axis −1, ε 1e-3, momentum 0.99, biased running variance, m = 1 allowed. */
+/** Keras 3 BatchNormalization defaults: axis −1, ε 1e-3, momentum 0.99, biased running variance, m = 1 allowed.
+ * @return the parameters. */
 nnr_batchnorm_params nnr_batchnorm_keras(void);
 
 /**
  * tf.keras 2 BatchNormalization defaults for an input of rank @p rank:
  * as Keras 3, but inputs of rank 4 or 5 take the fused path, whose running
  * variance is Bessel-corrected (unbiased); rank 2 and 3 stay biased.
+ * @param rank  rank of the input the layer will see (2..5).
+ * @return the parameters.
  */
 nnr_batchnorm_params nnr_batchnorm_tf2(size_t rank);
 
-/** PyTorch BatchNorm{1,2,3}d defaults: axis 1, ε 1e-5, momentum_torch 0.1 (0.9 here), unbiased running variance, m = 1 is an error. */
+/** PyTorch BatchNorm{1,2,3}d defaults: axis 1, ε 1e-5, momentum_torch 0.1 (0.9 here), unbiased running variance, m = 1 is an error.
+ * @return the parameters. */
 nnr_batchnorm_params nnr_batchnorm_torch(void);
 
-/** PuzzleLib BatchNorm2D defaults: axis 1, ε 1e-5, factor max(1.0/t, 0.1), unbiased running variance. */
+/** PuzzleLib BatchNorm2D defaults: axis 1, ε 1e-5, factor max(1.0/t, 0.1), unbiased running variance.
+ * @return the parameters. */
 nnr_batchnorm_params nnr_batchnorm_puzzlelib(void);
 
-/** Converts PyTorch's momentum (weight of the new batch) to nnref's (weight of the old value): 1 − m. */
+/** Converts PyTorch's momentum (weight of the new batch) to nnref's (weight of the old value): 1 − m.
+ * @param torch_momentum  PyTorch's momentum (weight of the new batch).
+ * @return nnref's momentum, 1 − @p torch_momentum. */
 double nnr_batchnorm_momentum_from_torch(double torch_momentum);
 
 /** Running statistics (float), one value per channel unless stated. */
@@ -144,13 +151,22 @@ typedef struct nnr_batchnorm_cache_f64 {
  * @param[in]  shape      input shape, rank 2..5.
  * @param[out] channels   C (may be NULL).
  * @param[out] cache_len  G·C (may be NULL).
+ * @return ::NNR_OK, or a status naming the faulty argument (then nothing is written).
  */
 nnr_status nnr_batchnorm_sizes(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                size_t *channels, size_t *cache_len);
 
-/** Sets a state to the frameworks' initial values (mean 0, variance 1, stddevs 1, step 0) for C channels; NULL arrays are skipped. */
+/** Sets a state to the frameworks' initial values (mean 0, variance 1, stddevs 1, step 0) for C channels; NULL arrays are skipped.
+ * @param[out] state     the state whose arrays (C values each) are filled.
+ * @param[in]  channels  C.
+ * @return ::NNR_OK, or a status naming the faulty argument (then nothing is written).
+ */
 nnr_status nnr_batchnorm_state_init(nnr_batchnorm_state *state, size_t channels);
-/** As nnr_batchnorm_state_init(), for the double state. */
+/** As nnr_batchnorm_state_init(), for the double state.
+ * @param[out] state     the state whose arrays (C values each) are filled.
+ * @param[in]  channels  C.
+ * @return ::NNR_OK, or a status naming the faulty argument (then nothing is written).
+ */
 nnr_status nnr_batchnorm_state_init_f64(nnr_batchnorm_state_f64 *state, size_t channels);
 
 /**
@@ -164,6 +180,7 @@ nnr_status nnr_batchnorm_state_init_f64(nnr_batchnorm_state_f64 *state, size_t c
  * @param[out]    y      output, same shape as x (may equal x: in place).
  * @param[in]     cache  where to save mean, istd (and r, d with renorm).
  * @param[in,out] state  running statistics, or NULL not to track them (PyTorch track_running_stats=False). Required with renorm.
+ * @return ::NNR_OK, or a status naming the faulty argument (then nothing is written).
  */
 typedef nnr_status (*nnr_batchnorm_fwd_train_fn)(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                                   const float *x, const float *gamma, const float *beta,
@@ -180,6 +197,7 @@ typedef nnr_status (*nnr_batchnorm_fwd_train_fn)(const nnr_batchnorm_params *p, 
  * @param[in]  beta   (C) read only if p->center.
  * @param[out] y      output (may equal x).
  * @param[in]  state  running_mean and running_var are read.
+ * @return ::NNR_OK, or a status naming the faulty argument (then nothing is written).
  */
 typedef nnr_status (*nnr_batchnorm_fwd_infer_fn)(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                                   const float *x, const float *gamma, const float *beta,
@@ -197,6 +215,7 @@ typedef nnr_status (*nnr_batchnorm_fwd_infer_fn)(const nnr_batchnorm_params *p, 
  * @param[out] dx      gradient with respect to x (may equal dy).
  * @param[out] dgamma  (C) written only if p->scale (may be NULL otherwise).
  * @param[out] dbeta   (C) written only if p->center (may be NULL otherwise).
+ * @return ::NNR_OK, or a status naming the faulty argument (then nothing is written).
  */
 typedef nnr_status (*nnr_batchnorm_bwd_train_fn)(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                                   const float *x, const float *gamma,
@@ -206,7 +225,16 @@ typedef nnr_status (*nnr_batchnorm_bwd_train_fn)(const nnr_batchnorm_params *p, 
 /**
  * Inference backward: the running statistics are constants,
  * \f$ dx = dy\,\gamma(\hat v+\varepsilon)^{-1/2},\; d\gamma = \sum dy\,(x-\hat\mu)(\hat v+\varepsilon)^{-1/2},\; d\beta = \sum dy \f$.
- * Parameters as for ::nnr_batchnorm_bwd_train_fn, with the state in place of the cache.
+ * @param[in]  p       parameters.
+ * @param[in]  shape   shape of x, dy and dx.
+ * @param[in]  x       forward input.
+ * @param[in]  gamma   (C) read only if p->scale.
+ * @param[in]  state   running_mean and running_var are read.
+ * @param[in]  dy      gradient of the loss with respect to y.
+ * @param[out] dx      gradient with respect to x (may equal dy).
+ * @param[out] dgamma  (C) written only if p->scale (may be NULL otherwise).
+ * @param[out] dbeta   (C) written only if p->center (may be NULL otherwise).
+ * @return ::NNR_OK, or a status naming the faulty argument (then nothing is written).
  */
 typedef nnr_status (*nnr_batchnorm_bwd_infer_fn)(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                                   const float *x, const float *gamma,
@@ -215,17 +243,21 @@ typedef nnr_status (*nnr_batchnorm_bwd_infer_fn)(const nnr_batchnorm_params *p, 
 
 /** @name Dispatching entry points (float): the implementation nnr_impl_name() reports.
  *  @{ */
+/** Dispatching entry point (naive or AVX2, see nnr_impl_name()). @copydoc nnr_batchnorm_fwd_train_fn */
 nnr_status nnr_batchnorm_fwd_train(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                    const float *x, const float *gamma, const float *beta,
                                    float *y, const nnr_batchnorm_cache *cache,
                                    nnr_batchnorm_state *state);
+/** Dispatching entry point (naive or AVX2, see nnr_impl_name()). @copydoc nnr_batchnorm_fwd_infer_fn */
 nnr_status nnr_batchnorm_fwd_infer(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                    const float *x, const float *gamma, const float *beta,
                                    float *y, const nnr_batchnorm_state *state);
+/** Dispatching entry point (naive or AVX2, see nnr_impl_name()). @copydoc nnr_batchnorm_bwd_train_fn */
 nnr_status nnr_batchnorm_bwd_train(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                    const float *x, const float *gamma,
                                    const nnr_batchnorm_cache *cache, const float *dy,
                                    float *dx, float *dgamma, float *dbeta);
+/** Dispatching entry point (naive or AVX2, see nnr_impl_name()). @copydoc nnr_batchnorm_bwd_infer_fn */
 nnr_status nnr_batchnorm_bwd_infer(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                    const float *x, const float *gamma,
                                    const nnr_batchnorm_state *state, const float *dy,
@@ -234,23 +266,28 @@ nnr_status nnr_batchnorm_bwd_infer(const nnr_batchnorm_params *p, const nnr_shap
 
 /** @name Naive kernels (float): the readable reference, src/norm/batchnorm_naive.c
  *  @{ */
+/** Naive kernel (float). @copydoc nnr_batchnorm_fwd_train_fn */
 nnr_status nnr_batchnorm_fwd_train_naive(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                          const float *x, const float *gamma, const float *beta,
                                          float *y, const nnr_batchnorm_cache *cache,
                                          nnr_batchnorm_state *state);
+/** Naive kernel (float). @copydoc nnr_batchnorm_fwd_infer_fn */
 nnr_status nnr_batchnorm_fwd_infer_naive(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                          const float *x, const float *gamma, const float *beta,
                                          float *y, const nnr_batchnorm_state *state);
-/** Closed-form backward: dx = γ·istd·(dy − mean(dy) − x̂·mean(dy·x̂)). */
+/** Closed-form backward: dx = γ·istd·(dy − mean(dy) − x̂·mean(dy·x̂)).
+ * @copydetails nnr_batchnorm_bwd_train_fn */
 nnr_status nnr_batchnorm_bwd_train_naive(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                          const float *x, const float *gamma,
                                          const nnr_batchnorm_cache *cache, const float *dy,
                                          float *dx, float *dgamma, float *dbeta);
-/** Staged backward of document 002 (CS231n): dx̂, then dvar, then dmu, then dx. Same result as the closed form. */
+/** Staged backward of document 002 (CS231n): dx̂, then dvar, then dmu, then dx. Same result as the closed form.
+ * @copydetails nnr_batchnorm_bwd_train_fn */
 nnr_status nnr_batchnorm_bwd_train_staged_naive(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                                 const float *x, const float *gamma,
                                                 const nnr_batchnorm_cache *cache, const float *dy,
                                                 float *dx, float *dgamma, float *dbeta);
+/** Naive kernel (float). @copydoc nnr_batchnorm_bwd_infer_fn */
 nnr_status nnr_batchnorm_bwd_infer_naive(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                          const float *x, const float *gamma,
                                          const nnr_batchnorm_state *state, const float *dy,
@@ -259,21 +296,26 @@ nnr_status nnr_batchnorm_bwd_infer_naive(const nnr_batchnorm_params *p, const nn
 
 /** @name Naive kernels (double): the same source built over double, for gradient checks
  *  @{ */
+/** Naive kernel built over double (arrays are double). @copydoc nnr_batchnorm_fwd_train_fn */
 nnr_status nnr_batchnorm_fwd_train_naive_f64(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                              const double *x, const double *gamma, const double *beta,
                                              double *y, const nnr_batchnorm_cache_f64 *cache,
                                              nnr_batchnorm_state_f64 *state);
+/** Naive kernel built over double (arrays are double). @copydoc nnr_batchnorm_fwd_infer_fn */
 nnr_status nnr_batchnorm_fwd_infer_naive_f64(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                              const double *x, const double *gamma, const double *beta,
                                              double *y, const nnr_batchnorm_state_f64 *state);
+/** Naive kernel built over double (arrays are double). @copydoc nnr_batchnorm_bwd_train_fn */
 nnr_status nnr_batchnorm_bwd_train_naive_f64(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                              const double *x, const double *gamma,
                                              const nnr_batchnorm_cache_f64 *cache, const double *dy,
                                              double *dx, double *dgamma, double *dbeta);
+/** Naive kernel built over double (arrays are double). Staged backward of document 002. @copydoc nnr_batchnorm_bwd_train_fn */
 nnr_status nnr_batchnorm_bwd_train_staged_naive_f64(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                                     const double *x, const double *gamma,
                                                     const nnr_batchnorm_cache_f64 *cache, const double *dy,
                                                     double *dx, double *dgamma, double *dbeta);
+/** Naive kernel built over double (arrays are double). @copydoc nnr_batchnorm_bwd_infer_fn */
 nnr_status nnr_batchnorm_bwd_infer_naive_f64(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                              const double *x, const double *gamma,
                                              const nnr_batchnorm_state_f64 *state, const double *dy,
@@ -283,17 +325,21 @@ nnr_status nnr_batchnorm_bwd_infer_naive_f64(const nnr_batchnorm_params *p, cons
 /** @name AVX2 kernels (float), src/norm/batchnorm_avx2.c
  *  Present when nnr_avx2_compiled() is 1; call them only when nnr_avx2_usable() is 1.
  *  @{ */
+/** AVX2 + FMA kernel (float). @copydoc nnr_batchnorm_fwd_train_fn */
 nnr_status nnr_batchnorm_fwd_train_avx2(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                         const float *x, const float *gamma, const float *beta,
                                         float *y, const nnr_batchnorm_cache *cache,
                                         nnr_batchnorm_state *state);
+/** AVX2 + FMA kernel (float). @copydoc nnr_batchnorm_fwd_infer_fn */
 nnr_status nnr_batchnorm_fwd_infer_avx2(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                         const float *x, const float *gamma, const float *beta,
                                         float *y, const nnr_batchnorm_state *state);
+/** AVX2 + FMA kernel (float). @copydoc nnr_batchnorm_bwd_train_fn */
 nnr_status nnr_batchnorm_bwd_train_avx2(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                         const float *x, const float *gamma,
                                         const nnr_batchnorm_cache *cache, const float *dy,
                                         float *dx, float *dgamma, float *dbeta);
+/** AVX2 + FMA kernel (float). @copydoc nnr_batchnorm_bwd_infer_fn */
 nnr_status nnr_batchnorm_bwd_infer_avx2(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                         const float *x, const float *gamma,
                                         const nnr_batchnorm_state *state, const float *dy,

@@ -48,12 +48,17 @@ typedef struct nnr_status {
     char message[NNR_STATUS_MSG_LEN];    /**< Empty on success; otherwise a sentence naming the argument. */
 } nnr_status;
 
-/** A successful status. */
+/** A successful status.
+ * @return code ::NNR_OK with an empty message. */
 nnr_status nnr_ok(void);
 
 /**
  * A failed status with a printf-style sentence. Used by the library itself and
  * by anyone writing a layer in nnref's style.
+ * @param code    kind of fault (not ::NNR_OK).
+ * @param format  printf-style format of the sentence, naming the argument.
+ * @param ...     values for @p format.
+ * @return the status; a sentence longer than ::NNR_STATUS_MSG_LEN is truncated.
  */
 nnr_status nnr_error(nnr_code code, const char *format, ...)
 #if defined(__GNUC__)
@@ -64,10 +69,14 @@ nnr_status nnr_error(nnr_code code, const char *format, ...)
 /**
  * The sentence of a status: its message if it has one, else a generic
  * sentence for its code ("success" for ::NNR_OK). Never returns NULL.
+ * @param status  the status (NULL gives a sentence saying so).
+ * @return a NUL-terminated sentence, valid as long as @p status is.
  */
 const char *nnr_strerror(const nnr_status *status);
 
-/** Generic name of a code, e.g. "bad shape". Never returns NULL. */
+/** Generic name of a code, e.g. "bad shape". Never returns NULL.
+ * @param code  any value; unknown codes get a generic name.
+ * @return a static string. */
 const char *nnr_code_name(nnr_code code);
 
 /** Largest tensor rank nnref accepts. */
@@ -95,6 +104,9 @@ nnr_status nnr_shape_numel(const nnr_shape *shape, const char *name, size_t *cou
 
 /**
  * Overflow-checked product a·b.
+ * @param a    first factor.
+ * @param b    second factor.
+ * @param out  the product, written only when it fits.
  * @return 1 and sets *out if the product fits in size_t; 0 otherwise (out untouched).
  */
 int nnr_size_mul(size_t a, size_t b, size_t *out);
@@ -118,16 +130,20 @@ typedef enum nnr_impl {
     NNR_IMPL_AVX2 = 1     /**< AVX2 + FMA kernels (float). */
 } nnr_impl;
 
-/** The implementation in use: "naive" or "avx2". */
+/** The implementation in use.
+ * @return "naive" or "avx2" (a static string). */
 const char *nnr_impl_name(void);
 
-/** The implementation in use. */
+/** The implementation in use.
+ * @return ::NNR_IMPL_NAIVE or ::NNR_IMPL_AVX2. */
 nnr_impl nnr_impl_current(void);
 
-/** 1 if the AVX2 kernels were compiled into this library, else 0. */
+/** Whether the AVX2 kernels were compiled into this library.
+ * @return 1 if they were, else 0. */
 int nnr_avx2_compiled(void);
 
-/** 1 if the AVX2 kernels are compiled in and this CPU has AVX2 and FMA, else 0. */
+/** Whether the AVX2 kernels can run here.
+ * @return 1 if they are compiled in and this CPU has AVX2 and FMA, else 0. */
 int nnr_avx2_usable(void);
 
 /** @} */
@@ -139,18 +155,28 @@ int nnr_avx2_usable(void);
  *  a test tensor is the same whoever draws it.
  *  @{ */
 
-/** Four 32-bit random words for counter @p i under key @p seed. */
+/** Four 32-bit random words for counter @p i under key @p seed.
+ * @param seed  key.
+ * @param i     counter (element index).
+ * @param out   the four words. */
 void nnr_philox4x32(uint64_t seed, uint64_t i, uint32_t out[4]);
 
-/** Uniform double in [0, 1) for element @p i (53 random bits). */
+/** Uniform double in [0, 1) for element @p i (53 random bits).
+ * @param seed  key.
+ * @param i     element index.
+ * @return a value in [0, 1). */
 double nnr_rng_uniform(uint64_t seed, uint64_t i);
 
-/** Standard normal double for element @p i (Box–Muller on one Philox block). */
+/** Standard normal double for element @p i (Box–Muller on one Philox block).
+ * @param seed  key.
+ * @param i     element index.
+ * @return a draw from N(0, 1). */
 double nnr_rng_normal(uint64_t seed, uint64_t i);
 
 /** @} */
 
-/** Library version string, e.g. "0.1.0". */
+/** Library version.
+ * @return a static string, e.g. "0.1.0". */
 const char *nnr_version(void);
 
 /** @} */

@@ -1,0 +1,18 @@
+/* Test registration of the normalization family: one function per layer and test case. */
+#ifndef NNR_TEST_NORM_H
+#define NNR_TEST_NORM_H
+
+#include <check.h>
+
+/* tests/norm_batchnorm.c */
+void batchnorm_add_reference(TCase *tc);
+void batchnorm_add_shapes(TCase *tc);
+void batchnorm_add_errors(TCase *tc);
+void batchnorm_add_numerics(TCase *tc);
+/* tests/norm_batchnorm_gradcheck.c */
+void batchnorm_add_gradcheck(TCase *tc);
+/* tests/norm_batchnorm_crosscheck.c: adds nothing (the AVX2 tests skip) when
+ * the AVX2 kernels are not compiled in or the CPU lacks AVX2/FMA. */
+void batchnorm_add_crosscheck(TCase *tc);
+
+#endif /* NNR_TEST_NORM_H */

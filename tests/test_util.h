@@ -1,0 +1,66 @@
+/* Small helpers shared by the Check programs: tolerances, buffers, canaries. */
+#ifndef NNR_TEST_UTIL_H
+#define NNR_TEST_UTIL_H
+
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nnref.h"
+
+/* A value no kernel computes: outputs must still hold it after a rejected call. */
+#define NNR_CANARY (-12345.678f)
+
+static inline float *tu_alloc_f(size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+static inline double *tu_alloc_d(size_t n)
+{
+    double *p = malloc((n ? n : 1) * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+static inline void tu_fill_canary(float *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = NNR_CANARY;
+}
+
+/* 1 if every entry still holds the canary. */
+static inline int tu_all_canary(const float *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&p[i], &(float){NNR_CANARY}, sizeof(float)) != 0)
+            return 0;
+    return 1;
+}
+
+/* Normal random data mean + sd*N(0,1) from the counter-based generator. */
+static inline void tu_randn_f(float *p, size_t n, uint64_t seed, double mean, double sd)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (float)(mean + sd * nnr_rng_normal(seed, i));
+}
+
+static inline void tu_randn_d(double *p, size_t n, uint64_t seed, double mean, double sd)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = mean + sd * nnr_rng_normal(seed, i);
+}
+
+/* Runs one suite and returns the number of failures. */
+static inline int tu_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed;
+}
+
+#endif /* NNR_TEST_UTIL_H */
