@@ -1,0 +1,98 @@
+#!/bin/sh
+# The nnref command, end to end: exit statuses, the lines other tools parse
+# (impl:, the gradcheck summary, the bench CSV), and usage errors that name
+# the offending word. Prints TAP for the automake tap-driver. No timing is
+# asserted: speed depends on the machine, the format does not.
+
+NNREF=${NNREF_CLI:-${NNREF_BUILDDIR:-.}/src/cli/nnref}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/nnref-cli.XXXXXX") || exit 99
+trap 'rm -rf "$TMP"' EXIT
+
+echo "1..15"
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
+# check DESCRIPTION CONDITION...: ok if the shell condition holds.
+check() {
+    desc=$1; shift
+    if "$@"; then ok "$desc"; else not_ok "$desc" "failed: $(printf '%s ' "$@" | tr '\n' ' ')"; fi
+}
+# run NAME ARGS...: runs nnref, keeps stdout, stderr and the exit status.
+run() {
+    name=$1; shift
+    "$NNREF" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
+    echo $? >"$TMP/$name.rc"
+}
+rc() { cat "$TMP/$1.rc"; }
+show() { sed 's/^/# /' "$TMP/$1.out" "$TMP/$1.err"; }
+
+# ---- info ------------------------------------------------------------------
+NNREF_IMPL=naive run info_naive info
+check "info exits 0" test "$(rc info_naive)" = 0
+check "info with NNREF_IMPL=naive prints exactly one line 'impl: naive'" \
+    test "$(grep -c '^impl: ' "$TMP/info_naive.out")" = 1 -a "$(grep '^impl: ' "$TMP/info_naive.out")" = "impl: naive"
+
+# Without a forced choice the dispatcher must pick AVX2 exactly when it is usable.
+(unset NNREF_IMPL; run info_auto info)
+usable=$(sed -n 's/^avx2 kernels usable: *//p' "$TMP/info_auto.out")
+impl=$(sed -n 's/^impl: //p' "$TMP/info_auto.out")
+if { [ "$usable" = yes ] && [ "$impl" = avx2 ]; } || { [ "$usable" = no ] && [ "$impl" = naive ]; }; then
+    ok "default impl ($impl) agrees with 'avx2 kernels usable: $usable'"
+else
+    not_ok "default impl agrees with AVX2 usability" "usable='$usable' impl='$impl'"; show info_auto
+fi
+
+run info_extra info extra
+check "info with an argument exits 2 naming it" \
+    test "$(rc info_extra)" = 2 -a -n "$(grep "'extra'" "$TMP/info_extra.err")"
+
+run nocmd nosuchcommand
+check "an unknown command exits 2 naming it" \
+    test "$(rc nocmd)" = 2 -a -n "$(grep "'nosuchcommand'" "$TMP/nocmd.err")"
+
+# ---- gradcheck -------------------------------------------------------------
+run gc gradcheck batchnorm
+if [ "$(rc gc)" = 0 ]; then ok "gradcheck batchnorm exits 0"; else not_ok "gradcheck batchnorm exits 0"; show gc; fi
+last=$(tail -n 1 "$TMP/gc.out")
+check "gradcheck's last line is 'gradcheck: N passed, 0 failed'" \
+    sh -c 'printf "%s\n" "$1" | grep -Eq "^gradcheck: [0-9]+ passed, 0 failed$"' sh "$last"
+# The summary counts table rows: one per checked tensor, first column the layer.
+rows=$(grep -c '^batchnorm ' "$TMP/gc.out")
+passed=$(printf '%s\n' "$last" | sed -n 's/^gradcheck: \([0-9]*\) passed.*/\1/p')
+check "gradcheck's N ($passed) equals its table rows ($rows), and N >= 20" \
+    test "$rows" = "$passed" -a "${passed:-0}" -ge 20
+check "every gradcheck row says PASS" test "$(grep '^batchnorm ' "$TMP/gc.out" | grep -vc ' PASS')" = 0
+
+run gc_bad gradcheck nosuchlayer
+check "gradcheck nosuchlayer exits 2 with a sentence naming it" \
+    test "$(rc gc_bad)" = 2 -a -n "$(grep "nosuchlayer" "$TMP/gc_bad.err")" -a ! -s "$TMP/gc_bad.out"
+
+# ---- bench -----------------------------------------------------------------
+run bench_layout bench --layout bogus
+check "bench --layout bogus exits 2 naming 'bogus'" \
+    test "$(rc bench_layout)" = 2 -a -n "$(grep "'bogus'" "$TMP/bench_layout.err")"
+
+run bench_threads bench --threads 0
+check "bench --threads 0 exits 2 naming --threads" \
+    test "$(rc bench_threads)" = 2 -a -n "$(grep -- "--threads" "$TMP/bench_threads.err")"
+
+run bench_reps bench --reps x1
+check "bench --reps x1 exits 2 naming 'x1'" \
+    test "$(rc bench_reps)" = 2 -a -n "$(grep "'x1'" "$TMP/bench_reps.err")"
+
+run csv bench --csv --reps 1 --small-only batchnorm
+if [ "$(rc csv)" = 0 ]; then ok "bench --csv --reps 1 --small-only batchnorm exits 0"; else
+    not_ok "bench --csv --reps 1 --small-only batchnorm exits 0"; show csv; fi
+# Rows: triad, then naive (and avx2 when usable) x 3 passes x 2 layouts.
+impls=1; [ "$usable" = yes ] && impls=2
+want_rows=$((1 + 6 * impls))
+header=$(head -n 1 "$TMP/csv.out")
+bad_rows=$(tail -n +2 "$TMP/csv.out" | awk -F, 'NF != 8 || $6 !~ /^[0-9.]+$/ || $7 !~ /^[0-9.]+$/' | wc -l)
+got_rows=$(tail -n +2 "$TMP/csv.out" | wc -l)
+if [ "$header" = "kernel,impl,shape,layout,threads,ms,gbps,pct_triad" ] && [ "$bad_rows" = 0 ] \
+   && [ "$got_rows" = "$want_rows" ]; then
+    ok "bench CSV: exact header and $want_rows rows of 8 fields with numeric ms and gbps"
+else
+    not_ok "bench CSV: exact header and $want_rows rows of 8 fields" \
+        "header='$header' rows=$got_rows malformed=$bad_rows"; show csv
+fi
