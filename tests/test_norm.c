@@ -32,9 +32,7 @@ static Suite *norm_suite(void)
 #ifdef NNR_TEST_HAVE_GRADCHECK
     batchnorm_add_gradcheck(gradcheck);
 #endif
-#ifdef NNR_TEST_HAVE_CROSSCHECK
     batchnorm_add_crosscheck(crosscheck);
-#endif
 
     suite_add_tcase(s, reference);
     suite_add_tcase(s, gradcheck);
