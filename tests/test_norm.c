@@ -29,9 +29,7 @@ static Suite *norm_suite(void)
     batchnorm_add_shapes(shapes);
     batchnorm_add_errors(errors);
     batchnorm_add_numerics(numerics);
-#ifdef NNR_TEST_HAVE_GRADCHECK
     batchnorm_add_gradcheck(gradcheck);
-#endif
     batchnorm_add_crosscheck(crosscheck);
 
     suite_add_tcase(s, reference);

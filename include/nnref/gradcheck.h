@@ -59,10 +59,10 @@ typedef struct nnr_gc_problem {
 
 /** Harness settings; start from nnr_gc_defaults(). */
 typedef struct nnr_gc_options {
-    double h;                   /**< Relative step (default 1e-6). */
+    double h;                   /**< Relative step: h_k = h·max(1, |x_k|) (default 1e-5; src/gradcheck/gradcheck.c says why). */
     double atol;                /**< Absolute tolerance (default 1e-7). */
     double rtol;                /**< Relative tolerance (default 1e-6). */
-    double kink_tol;            /**< One-sided slope disagreement that marks a kink (default 1e-3·(1+|n|)). */
+    double kink_tol;            /**< An entry is a kink when its one-sided slopes differ by more than kink_tol·(1 + |n|) (default 1e-3; INFINITY turns detection off). */
     size_t max_per_tensor;      /**< 0: every entry; otherwise a seeded sample of at most this many entries per tensor. */
     uint64_t seed;              /**< Seed of the upstream gradient g and of the sample. */
 } nnr_gc_options;
@@ -70,12 +70,12 @@ typedef struct nnr_gc_options {
 /** Result for one tensor. */
 typedef struct nnr_gc_tensor_report {
     const char *name;           /**< The tensor's name. */
-    size_t checked;             /**< Entries compared. */
-    size_t failed;              /**< Entries outside tolerance. */
-    size_t kinks;               /**< Entries at a kink (not judged). */
-    double max_abs_err;         /**< max |a − n| over judged entries. */
-    double max_rel_err;         /**< Largest relative error over judged entries, as nnr_gc_rel_err() defines it. */
-    size_t worst_index;         /**< Entry with the largest relative error. */
+    size_t checked;             /**< Entries examined (all, or the sample); kinks included. */
+    size_t failed;              /**< Judged entries outside tolerance. */
+    size_t kinks;               /**< Entries at a kink: counted, neither passed nor failed. */
+    double max_abs_err;         /**< max |a − n| over judged entries (INFINITY if one was NaN; 0 if none was judged). */
+    double max_rel_err;         /**< Largest nnr_gc_rel_err() over judged entries, floor atol/rtol (INFINITY if one was NaN). */
+    size_t worst_index;         /**< Entry with the largest relative error (the first judged one on ties; 0 if none was judged). */
     double worst_analytic;      /**< a at worst_index. */
     double worst_numeric;       /**< n at worst_index. */
 } nnr_gc_tensor_report;
@@ -88,11 +88,26 @@ typedef struct nnr_gc_report {
     int passed;                 /**< 1 if deterministic and no entry failed. */
 } nnr_gc_report;
 
-/** Default options: h 1e-6, atol 1e-7, rtol 1e-6, every entry, seed 42. */
+/** Default options: h 1e-5, atol 1e-7, rtol 1e-6, kink_tol 1e-3, every entry, seed 42.
+ * @return the options. */
 nnr_gc_options nnr_gc_defaults(void);
 
-/** Relative error used in reports: |a − n| / max(|a|, |n|, tiny). */
-double nnr_gc_rel_err(double analytic, double numeric);
+/**
+ * Relative error used in reports: \f$|a-n| / \max(|a|, |n|, \mathrm{floor})\f$,
+ * 0 when a == n, NaN if either is NaN.
+ *
+ * Finite differences have an absolute error floor (about 1e-9 on unit-scale
+ * BatchNorm gradients), so the plain relative error of a gradient near zero
+ * measures that floor, not the backward. The harness therefore passes
+ * floor = atol / rtol (0.1 with the defaults): the magnitude below which its
+ * pass test \f$|a-n| \le \mathrm{atol} + \mathrm{rtol}\,|n|\f$ is in effect
+ * absolute. An entry with relative error at most rtol/2 always passes, one
+ * above 2·rtol always fails.
+ * @param analytic  a, the backward's gradient entry.
+ * @param numeric   n, the finite-difference estimate.
+ * @param floor     smallest denominator (0: the plain relative error).
+ * @return the relative error. */
+double nnr_gc_rel_err(double analytic, double numeric, double floor);
 
 /**
  * Runs the check.
@@ -106,7 +121,18 @@ nnr_status nnr_gradcheck(const nnr_gc_problem *problem, const nnr_gc_options *op
                          nnr_gc_report *report);
 
 /**
- * Prints a report as table rows "layer pass tensor max_abs max_rel PASS|FAIL".
+ * Prints the header line of the table nnr_gc_print() writes rows of:
+ * "layer pass tensor checked max_abs_err max_rel_err result".
+ * @param[in] f  stream (nothing is printed if NULL).
+ */
+void nnr_gc_print_header(FILE *f);
+
+/**
+ * Prints a report as table rows, one per tensor, aligned under
+ * nnr_gc_print_header(): "layer pass tensor checked max_abs_err max_rel_err
+ * PASS|FAIL". A row is FAIL if any of its entries failed or the backward was
+ * not deterministic; notes follow the verdict: the failed count with the worst
+ * entry, the number of kinks (when non-zero) and non-determinism.
  * @param[in] f       stream.
  * @param[in] layer   layer name for the first column.
  * @param[in] pass    pass name for the second column (e.g. "train").
@@ -126,6 +152,14 @@ typedef enum nnr_bn_gc_pass {
  * from @p seed: tensors x, gamma (if p->scale) and beta (if p->center).
  * With renorm, the running renorm statistics are chosen so that r and d sit on
  * their clip limits, where Keras' stop-gradient makes them true constants.
+ * @param[in]  p        BatchNorm parameters.
+ * @param[in]  shape    input shape (small shapes: every entry is checked).
+ * @param[in]  pass     which forward/backward pair to check.
+ * @param[in]  seed     seed of the random x, gamma, beta and running statistics.
+ * @param[in]  options  harness settings, or NULL for nnr_gc_defaults().
+ * @param[out] report   the per-tensor results.
+ * @return ::NNR_OK when the check ran (look at report->passed for the verdict);
+ *         an error naming the argument otherwise.
  */
 nnr_status nnr_gradcheck_batchnorm(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                    nnr_bn_gc_pass pass, uint64_t seed,
