@@ -422,7 +422,8 @@ static void format_shape(const nnr_shape *shape, char *out, size_t size)
 
 /*
  * Times one (implementation, pass) on a shape. With more than one buffer set,
- * call r uses set r mod n_sets (each call cold in cache); with one set, each
+ * the warm-up uses set 0 and timed call r set (r + 1) mod n_sets, so each call
+ * finds its buffers evicted by the others; with one set, each
  * sample is `inner` back-to-back calls long enough to time reliably.
  */
 static int time_pass(bench_ctx *ctx, const bn_impl *impl, bn_pass pass, const nnr_batchnorm_params *p,
