@@ -14,7 +14,8 @@
  *
  * Kinks (max, ReLU, clipping) are detected, not hidden: where the one-sided
  * slopes \f$(L(x+h)-L(x))/h\f$ and \f$(L(x)-L(x-h))/h\f$ differ by more than
- * kink_tol, the entry is reported as a kink and not judged.
+ * kink_tol·(1 + |n_k|), the entry is reported as a kink: counted, neither
+ * passed nor failed.
  *
  * The backward is run twice and must give bitwise identical gradients.
  *
