@@ -152,6 +152,13 @@ NNR_INLINE void cursor_next(const bn_view *v, row_cursor *cur)
     }
 }
 
+/* Asks for the `width` floats at row into the cache (one prefetch per 64-byte line). */
+NNR_INLINE void prefetch_row(const float *row, size_t width)
+{
+    for (size_t k = 0; k < width; k += 64 / sizeof(float))
+        _mm_prefetch((const char *)(row + k), _MM_HINT_T0);
+}
+
 /* ========================================================================= */
 /* Elementwise passes over one contiguous segment of len floats              */
 /* (coefficients per channel with step 1, or broadcast with step 0)          */
@@ -344,14 +351,28 @@ static void row_dot_sums(const float *x, const float *dy, size_t len, float mean
 /* ========================================================================= */
 
 /*
+ * Software prefetch of the next row block while the first tile walks the
+ * current one: the tiles read each row in 128-byte pieces, a pattern the
+ * hardware prefetchers follow poorly, so the whole next block (rows of
+ * `width` floats) is requested a block ahead. rows = 0: no prefetch.
+ */
+typedef struct prefetch_plan {
+    row_cursor cursor;   /* first row of the next block */
+    size_t rows;         /* rows of the next block */
+    size_t width;        /* floats per row to fetch */
+} prefetch_plan;
+
+/*
  * Shifted sums for channels [c0, c0 + 8*nv) (the last vector holds `last`
  * channels, 1..8) over `rows` rows of ghost j starting at cursor `cur`:
  * s1[k] += sum(x - K[k]), s2[k] += sum((x - K[k])^2). shift, s1 and s2 are
  * indexed from c0. Called with nv = 4 (a full tile) or 1.
  */
 NNR_INLINE void tile_shifted_sums(const bn_view *v, const float *x, size_t j, row_cursor cur, size_t rows,
-                                  size_t c0, int nv, size_t last, const float *shift, double *s1, double *s2)
+                                  size_t c0, int nv, size_t last, const float *shift, double *s1, double *s2,
+                                  const prefetch_plan *pf)
 {
+    row_cursor ahead = pf->cursor;
     __m256 k[4], a[4], q[4];
     const __m256i tail_mask = mask_first(last);
     for (int t = 0; t < nv; t++) {
@@ -361,6 +382,10 @@ NNR_INLINE void tile_shifted_sums(const bn_view *v, const float *x, size_t j, ro
     }
     for (size_t r = 0; r < rows; r++, cursor_next(v, &cur)) {
         const float *row = x + cursor_offset(v, cur, j, c0);
+        if (r < pf->rows) {
+            prefetch_row(x + cursor_offset(v, ahead, j, c0), pf->width);
+            cursor_next(v, &ahead);
+        }
         for (int t = 0; t < nv; t++) {
             /* Padding lanes of shift are 0 and masked x lanes load 0: x - K = 0 there. */
             __m256 xv = (t == nv - 1 && last < NNR_F32_PER_YMM)
@@ -380,8 +405,9 @@ NNR_INLINE void tile_shifted_sums(const bn_view *v, const float *x, size_t j, ro
 /* As tile_shifted_sums, for the backward: sdy[k] += sum(dy), sdyc[k] += sum(dy*(x - mean[k])). */
 NNR_INLINE void tile_dot_sums(const bn_view *v, const float *x, const float *dy, size_t j, row_cursor cur,
                               size_t rows, size_t c0, int nv, size_t last, const float *mean, double *sdy,
-                              double *sdyc)
+                              double *sdyc, const prefetch_plan *pf)
 {
+    row_cursor ahead = pf->cursor;
     __m256 mu[4], g[4], pr[4];
     const __m256i tail_mask = mask_first(last);
     for (int t = 0; t < nv; t++) {
@@ -391,6 +417,12 @@ NNR_INLINE void tile_dot_sums(const bn_view *v, const float *x, const float *dy,
     }
     for (size_t r = 0; r < rows; r++, cursor_next(v, &cur)) {
         const size_t off = cursor_offset(v, cur, j, c0);
+        if (r < pf->rows) {
+            const size_t ahead_off = cursor_offset(v, ahead, j, c0);
+            prefetch_row(x + ahead_off, pf->width);
+            prefetch_row(dy + ahead_off, pf->width);
+            cursor_next(v, &ahead);
+        }
         for (int t = 0; t < nv; t++) {
             const size_t o = off + (size_t)t * NNR_F32_PER_YMM;
             const int partial = t == nv - 1 && last < NNR_F32_PER_YMM;
@@ -434,22 +466,33 @@ static void channels_last_sums(const bn_view *v, const float *x, const float *dy
     for (size_t r0 = 0; r0 < total_rows; r0 += block) {
         const size_t rows = total_rows - r0 < block ? total_rows - r0 : block;
         const row_cursor cur = cursor_at(v, r0);
+        const size_t next0 = r0 + rows;
+        const prefetch_plan plan = {cursor_at(v, next0 < total_rows ? next0 : 0),
+                                    next0 < total_rows ? (total_rows - next0 < block ? total_rows - next0 : block) : 0,
+                                    width};
+        const prefetch_plan none = {cur, 0, 0};
+        int first = 1;   /* the first tile of the block issues the prefetches */
         /* Full tiles of 32 channels: 4 ymm of each accumulator in registers. */
         for (size_t t = 0; t < n_tiles; t++) {
             const size_t k = t * NNR_TILE_CHANNELS;
+            const prefetch_plan *pf = first ? &plan : &none;
+            first = 0;
             if (backward)
-                tile_dot_sums(v, x, dy, j, cur, rows, c0 + k, 4, NNR_F32_PER_YMM, coef + k, out1 + k, out2 + k);
+                tile_dot_sums(v, x, dy, j, cur, rows, c0 + k, 4, NNR_F32_PER_YMM, coef + k, out1 + k, out2 + k, pf);
             else
-                tile_shifted_sums(v, x, j, cur, rows, c0 + k, 4, NNR_F32_PER_YMM, coef + k, out1 + k, out2 + k);
+                tile_shifted_sums(v, x, j, cur, rows, c0 + k, 4, NNR_F32_PER_YMM, coef + k, out1 + k, out2 + k,
+                                  pf);
         }
         /* Remaining channels one vector at a time, the last one masked. */
         for (size_t rv = 0; rv < rest_vecs; rv++) {
             const size_t k = n_tiles * NNR_TILE_CHANNELS + rv * NNR_F32_PER_YMM;
             const size_t lanes = width - k < NNR_F32_PER_YMM ? width - k : NNR_F32_PER_YMM;
+            const prefetch_plan *pf = first ? &plan : &none;
+            first = 0;
             if (backward)
-                tile_dot_sums(v, x, dy, j, cur, rows, c0 + k, 1, lanes, coef + k, out1 + k, out2 + k);
+                tile_dot_sums(v, x, dy, j, cur, rows, c0 + k, 1, lanes, coef + k, out1 + k, out2 + k, pf);
             else
-                tile_shifted_sums(v, x, j, cur, rows, c0 + k, 1, lanes, coef + k, out1 + k, out2 + k);
+                tile_shifted_sums(v, x, j, cur, rows, c0 + k, 1, lanes, coef + k, out1 + k, out2 + k, pf);
         }
     }
 }
