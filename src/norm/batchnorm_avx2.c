@@ -748,22 +748,25 @@ nnr_status nnr_batchnorm_fwd_infer_avx2(const nnr_batchnorm_params *p, const nnr
             }
         }
     } else {
-        float a[NNR_SCRATCH], b[NNR_SCRATCH], zeros[NNR_SCRATCH];
+        float mean[NNR_SCRATCH], a[NNR_SCRATCH], b[NNR_SCRATCH], zeros[NNR_SCRATCH];
         for (size_t c0 = 0; c0 < C; c0 += NNR_CHANNEL_BLOCK) {
             const size_t width = C - c0 < NNR_CHANNEL_BLOCK ? C - c0 : NNR_CHANNEL_BLOCK;
-            /* Per-channel A and B as above, for this block of channels. */
+            /* Per-channel A and B as above, for this block of channels; padded
+             * copies so that a masked tail never reads past the caller's arrays. */
+            for (size_t k = 0; k < NNR_SCRATCH; k++)
+                mean[k] = a[k] = b[k] = zeros[k] = 0.0f;
             for (size_t k = 0; k < width; k++) {
                 const double g = p->scale ? (double)gamma[c0 + k] : 1.0;
+                mean[k] = state->running_mean[c0 + k];
                 a[k] = (float)(g / sqrt((double)state->running_var[c0 + k] + p->epsilon));
                 b[k] = p->center ? beta[c0 + k] : 0.0f;
-                zeros[k] = 0.0f;
             }
 #ifdef NNR_USE_OPENMP
 #pragma omp parallel for schedule(static)
 #endif
             for (size_t r = 0; r < rows; r++) {
                 const size_t off = r * C + c0;   /* post == 1, no ghosts: rows are contiguous */
-                affine_segment(x + off, y + off, width, state->running_mean + c0, zeros, a, b, 1, stream);
+                affine_segment(x + off, y + off, width, mean, zeros, a, b, 1, stream);
             }
         }
     }
