@@ -393,7 +393,7 @@ typedef struct bench_ctx {
 static void print_row(bench_ctx *ctx, const bench_row *r)
 {
     if (ctx->opt->csv) {
-        printf("%s,%s,%s,%s,%lu,%.4f,%.2f,%.1f\n", r->kernel, r->impl, r->shape, r->layout, ctx->opt->threads,
+        printf("%s,%s,%s,%s,%lu,%.6f,%.2f,%.1f\n", r->kernel, r->impl, r->shape, r->layout, ctx->opt->threads,
                r->best_ms, r->gbps, r->pct_triad);
     } else {
         printf("%-24s %-6s %-12s %-6s %7lu %10.3f %10.3f %8.2f %7.1f\n", r->kernel, r->impl, r->shape,
@@ -608,7 +608,7 @@ int nnr_cmd_bench(int argc, char **argv)
     snprintf(triad_shape, sizeof triad_shape, "3x%zu", triad.n);
     if (opt.csv) {
         printf("kernel,impl,shape,layout,threads,ms,gbps,pct_triad\n");
-        printf("stream_triad,scalar,%s,-,%lu,%.4f,%.2f,100.0\n", triad_shape, opt.threads, triad.best_s * 1e3,
+        printf("stream_triad,scalar,%s,-,%lu,%.6f,%.2f,100.0\n", triad_shape, opt.threads, triad.best_s * 1e3,
                triad.gbps);
     } else {
         const char *avx2_note = nnr_avx2_usable()     ? " and avx2"
