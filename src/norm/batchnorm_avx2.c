@@ -58,6 +58,8 @@
 #define NNR_MAX_ROWS_PER_FLUSH 256
 /* channels_last: bytes of x per row block, sized so the block stays in L1d. */
 #define NNR_ROW_BLOCK_BYTES (32 * 1024)
+/* channels_last: how many row blocks ahead the reductions prefetch. */
+#define NNR_PREFETCH_BLOCKS 2
 /* channels_last: channels per block of the stack scratch arrays. */
 #define NNR_CHANNEL_BLOCK 256
 /* channels_last: channels per register tile of the reductions (4 ymm). */
@@ -149,6 +151,33 @@ NNR_INLINE void cursor_next(const bn_view *v, row_cursor *cur)
     if (++cur->p == v->pre) {
         cur->p = 0;
         cur->vi++;
+    }
+}
+
+/*
+ * The same walk as a moving pointer, for the channels_last reductions
+ * (post == 1), whose rows hold only a few vectors of work each: within a
+ * sample the pre rows lie C floats apart, and the next member of the ghost
+ * batch starts G samples later. Saves the multiplications of cursor_offset
+ * on every row.
+ */
+typedef struct row_walk {
+    const float *row;    /* current row, at channel c0 */
+    size_t p;            /* its pre-index */
+} row_walk;
+
+NNR_INLINE row_walk walk_at(const bn_view *v, const float *base, row_cursor cur, size_t j, size_t c0)
+{
+    row_walk w = {base + cursor_offset(v, cur, j, c0), cur.p};
+    return w;
+}
+
+NNR_INLINE void walk_next(const bn_view *v, row_walk *w)
+{
+    w->row += v->c;
+    if (++w->p == v->pre) {
+        w->p = 0;
+        w->row += (v->groups - 1) * v->pre * v->c;
     }
 }
 
@@ -380,11 +409,12 @@ NNR_INLINE void tile_shifted_sums(const bn_view *v, const float *x, size_t j, ro
         a[t] = _mm256_setzero_ps();
         q[t] = _mm256_setzero_ps();
     }
-    for (size_t r = 0; r < rows; r++, cursor_next(v, &cur)) {
-        const float *row = x + cursor_offset(v, cur, j, c0);
+    row_walk w = walk_at(v, x, cur, j, c0), w_ahead = walk_at(v, x, ahead, j, c0);
+    for (size_t r = 0; r < rows; r++, walk_next(v, &w)) {
+        const float *row = w.row;
         if (r < pf->rows) {
-            prefetch_row(x + cursor_offset(v, ahead, j, c0), pf->width);
-            cursor_next(v, &ahead);
+            prefetch_row(w_ahead.row, pf->width);
+            walk_next(v, &w_ahead);
         }
         for (int t = 0; t < nv; t++) {
             /* Padding lanes of shift are 0 and masked x lanes load 0: x - K = 0 there. */
@@ -415,13 +445,14 @@ NNR_INLINE void tile_dot_sums(const bn_view *v, const float *x, const float *dy,
         g[t] = _mm256_setzero_ps();
         pr[t] = _mm256_setzero_ps();
     }
-    for (size_t r = 0; r < rows; r++, cursor_next(v, &cur)) {
-        const size_t off = cursor_offset(v, cur, j, c0);
+    row_walk w = walk_at(v, x, cur, j, c0), w_ahead = walk_at(v, x, ahead, j, c0);
+    for (size_t r = 0; r < rows; r++, walk_next(v, &w)) {
+        const size_t off = (size_t)(w.row - x);
         if (r < pf->rows) {
-            const size_t ahead_off = cursor_offset(v, ahead, j, c0);
+            const size_t ahead_off = (size_t)(w_ahead.row - x);
             prefetch_row(x + ahead_off, pf->width);
             prefetch_row(dy + ahead_off, pf->width);
-            cursor_next(v, &ahead);
+            walk_next(v, &w_ahead);
         }
         for (int t = 0; t < nv; t++) {
             const size_t o = off + (size_t)t * NNR_F32_PER_YMM;
@@ -466,7 +497,7 @@ static void channels_last_sums(const bn_view *v, const float *x, const float *dy
     for (size_t r0 = 0; r0 < total_rows; r0 += block) {
         const size_t rows = total_rows - r0 < block ? total_rows - r0 : block;
         const row_cursor cur = cursor_at(v, r0);
-        const size_t next0 = r0 + rows;
+        const size_t next0 = r0 + NNR_PREFETCH_BLOCKS * block;
         const prefetch_plan plan = {cursor_at(v, next0 < total_rows ? next0 : 0),
                                     next0 < total_rows ? (total_rows - next0 < block ? total_rows - next0 : block) : 0,
                                     width};
