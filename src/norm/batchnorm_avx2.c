@@ -532,11 +532,6 @@ static void channels_last_sums(const bn_view *v, const float *x, const float *dy
 /* Per-channel scalar steps shared by both layouts (double, as the naive)    */
 /* ========================================================================= */
 
-static double clip(double v, double lo, double hi)
-{
-    return v < lo ? lo : (v > hi ? hi : v);
-}
-
 /* Batch mean and biased variance of m values from the shifted sums (steps 1-2). */
 static void shifted_moments(double shift, double s1, double s2, double m, double *mean, double *var)
 {
@@ -562,10 +557,7 @@ static fwd_coef forward_channel(const nnr_batchnorm_params *p, const nnr_batchno
     cache->istd[j * C + c] = (float)istd;
     double r = 1.0, d = 0.0;
     if (p->renorm) {
-        const double sigma_b = sqrt(var + p->epsilon);
-        const double sigma_r = fmax((double)state->renorm_stddev[c], sqrt(p->epsilon));
-        r = clip(sigma_b / sigma_r, p->rmin, p->rmax);
-        d = clip((mu - (double)state->renorm_mean[c]) / sigma_r, -p->dmax, p->dmax);
+        nnr_bn_renorm_correction(p, state, c, mu, var, &r, &d);
         cache->r[c] = (float)r;
         cache->d[c] = (float)d;
     }
@@ -575,29 +567,6 @@ static fwd_coef forward_channel(const nnr_batchnorm_params *p, const nnr_batchno
     k.a = (float)(g * r * istd);
     k.b = (float)(g * d + b);
     return k;
-}
-
-/* Step 6 of the naive forward: running statistics of channel c. */
-static void update_running(const nnr_batchnorm_params *p, nnr_batchnorm_state *state, size_t c, double factor,
-                           double m, size_t m_count, double mean_over_ghosts, double var_over_ghosts)
-{
-    const double keep = 1.0 - factor;
-    state->running_mean[c] = (float)(keep * state->running_mean[c] + factor * mean_over_ghosts);
-    if (p->renorm) {
-        /* Keras 3 tracks the stddev; the variance follows from it. */
-        const double sigma_b = sqrt(var_over_ghosts + p->epsilon);
-        const double rm = p->renorm_momentum;
-        state->renorm_mean[c] = (float)(rm * state->renorm_mean[c] + (1.0 - rm) * mean_over_ghosts);
-        state->renorm_stddev[c] = (float)(rm * state->renorm_stddev[c] + (1.0 - rm) * sigma_b);
-        const double stddev = keep * state->moving_stddev[c] + factor * sigma_b;
-        state->moving_stddev[c] = (float)stddev;
-        state->running_var[c] = (float)fmax(stddev * stddev - p->epsilon, 0.0);
-    } else {
-        double batch_var = var_over_ghosts;
-        if (p->running_var_unbiased && m_count > 1)
-            batch_var *= m / (m - 1.0);            /* Bessel's correction */
-        state->running_var[c] = (float)(keep * state->running_var[c] + factor * batch_var);
-    }
 }
 
 /* Backward coefficients of one channel and ghost batch from the two sums. */
@@ -658,7 +627,7 @@ static void fwd_train_rows(const nnr_batchnorm_params *p, const bn_view *v, cons
         }
         /* step 6 */
         if (state != NULL)
-            update_running(p, state, c, factor, m, v->m, mean_over_ghosts, var_over_ghosts);
+            nnr_bn_update_running(p, state, c, factor, v->m, mean_over_ghosts, var_over_ghosts);
     }
 }
 
@@ -714,7 +683,7 @@ static void fwd_train_channels_last(const nnr_batchnorm_params *p, const bn_view
         /* step 6 */
         if (state != NULL)
             for (size_t k = 0; k < width; k++)
-                update_running(p, state, c0 + k, factor, m, v->m, mean_og[k], var_og[k]);
+                nnr_bn_update_running(p, state, c0 + k, factor, v->m, mean_og[k], var_og[k]);
     }
 }
 

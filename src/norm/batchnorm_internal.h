@@ -58,6 +58,18 @@ nnr_status nnr_bn_check_bwd_infer_f64(const nnr_batchnorm_params *p, const nnr_s
                                       const double *dy, const double *dx, const double *dgamma, const double *dbeta,
                                       bn_view *view);
 
+/* Per-channel scalar steps of the training forward (src/norm/batchnorm_channel.c),
+ * float and double: the renorm correction r, d (step 4) and the running-statistics
+ * update (step 6) of channel c. */
+void nnr_bn_renorm_correction(const nnr_batchnorm_params *p, const nnr_batchnorm_state *state, size_t c,
+                              double mu, double var, double *r, double *d);
+void nnr_bn_renorm_correction_f64(const nnr_batchnorm_params *p, const nnr_batchnorm_state_f64 *state, size_t c,
+                                  double mu, double var, double *r, double *d);
+void nnr_bn_update_running(const nnr_batchnorm_params *p, nnr_batchnorm_state *state, size_t c, double factor,
+                           size_t m, double mean, double var);
+void nnr_bn_update_running_f64(const nnr_batchnorm_params *p, nnr_batchnorm_state_f64 *state, size_t c,
+                               double factor, size_t m, double mean, double var);
+
 /*
  * Weight f of the new batch in running = (1 - f)*running + f*batch for the
  * training step `step` (1 for the first), under the parameters' rule.

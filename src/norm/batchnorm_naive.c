@@ -40,11 +40,6 @@ static size_t ghost_sample(const bn_view *view, size_t j, size_t v)
     return v * view->groups + j;
 }
 
-static double clip(double v, double lo, double hi)
-{
-    return v < lo ? lo : (v > hi ? hi : v);
-}
-
 /* ------------------------------------------------------------------------- */
 /* Training forward                                                          */
 /* ------------------------------------------------------------------------- */
@@ -107,10 +102,7 @@ nnr_status NNR_NAIVE(nnr_batchnorm_fwd_train)(const nnr_batchnorm_params *p, con
              * renorm statistics before this step's update */
             double r = 1.0, d = 0.0;
             if (p->renorm) {
-                const double sigma_b = sqrt(var + p->epsilon);
-                const double sigma_r = fmax((double)state->renorm_stddev[c], sqrt(p->epsilon));
-                r = clip(sigma_b / sigma_r, p->rmin, p->rmax);
-                d = clip((mu - (double)state->renorm_mean[c]) / sigma_r, -p->dmax, p->dmax);
+                NNR_TYPED(nnr_bn_renorm_correction)(p, state, c, mu, var, &r, &d);
                 cache->r[c] = (nnr_real)r;
                 cache->d[c] = (nnr_real)d;
             }
@@ -128,26 +120,10 @@ nnr_status NNR_NAIVE(nnr_batchnorm_fwd_train)(const nnr_batchnorm_params *p, con
                 }
         }
 
-        /* step 6: running statistics  running = (1 - f) * running + f * batch */
-        if (state != NULL) {
-            const double keep = 1.0 - factor;
-            state->running_mean[c] = (nnr_real)(keep * state->running_mean[c] + factor * mean_over_ghosts);
-            if (p->renorm) {
-                /* Keras 3 tracks the stddev; the variance follows from it. */
-                const double sigma_b = sqrt(var_over_ghosts + p->epsilon);
-                const double rm = p->renorm_momentum;
-                state->renorm_mean[c] = (nnr_real)(rm * state->renorm_mean[c] + (1.0 - rm) * mean_over_ghosts);
-                state->renorm_stddev[c] = (nnr_real)(rm * state->renorm_stddev[c] + (1.0 - rm) * sigma_b);
-                const double stddev = keep * state->moving_stddev[c] + factor * sigma_b;
-                state->moving_stddev[c] = (nnr_real)stddev;
-                state->running_var[c] = (nnr_real)fmax(stddev * stddev - p->epsilon, 0.0);
-            } else {
-                double batch_var = var_over_ghosts;
-                if (p->running_var_unbiased && view.m > 1)
-                    batch_var *= m / (m - 1.0);            /* Bessel's correction */
-                state->running_var[c] = (nnr_real)(keep * state->running_var[c] + factor * batch_var);
-            }
-        }
+        /* step 6: running statistics  running = (1 - f) * running + f * batch
+         * (with renorm, Keras 3's moving stddev and renorm statistics too) */
+        if (state != NULL)
+            NNR_TYPED(nnr_bn_update_running)(p, state, c, factor, view.m, mean_over_ghosts, var_over_ghosts);
     }
     return nnr_ok();
 }
