@@ -44,6 +44,9 @@
 #include <stdio.h>
 #include "test_util.h"
 #include "test_norm.h"
+#ifdef NNR_USE_OPENMP
+#include <omp.h>
+#endif
 
 #ifdef NNR_HAVE_AVX2_BUILD
 
@@ -499,6 +502,148 @@ START_TEST(crosscheck_large)
 }
 END_TEST
 
+#ifdef NNR_USE_OPENMP
+/*
+ * DESIGN.md promises bitwise identical results for any thread count: the
+ * parallel loops split channels or samples, never a sum. Every AVX2 pass runs
+ * with 1, 2 and 3 threads and each output must match the 1-thread one byte for
+ * byte. Each shape's parallel loops move at least 3 MiB, 3x the kernels'
+ * NNR_OMP_MIN_BYTES (1 MiB), so the teams really form; C and the samples per
+ * ghost batch do not divide by 2 or 3 evenly, so the threads' shares differ.
+ * Only this (forked) test calls OpenMP: a region in Check's parent process
+ * would hang the children with libgomp (TOOLCHAIN.md).
+ */
+
+/* Everything one thread count produces. */
+typedef struct th_out {
+    float *y_train, *mean, *istd, *r, *d, *y_infer, *dx_train, *dg_train, *db_train, *dx_infer, *dg_infer,
+        *db_infer;
+    xc_state st;
+} th_out;
+
+static void th_run(const xc_case *cs, size_t count, size_t C, size_t cache_len, const float *x, const float *dy,
+                   const float *gamma, const float *beta, const xc_state *init, int threads, th_out *o)
+{
+    const nnr_batchnorm_params *p = &cs->p;
+    o->y_train = tu_alloc_f(count); o->y_infer = tu_alloc_f(count);
+    o->dx_train = tu_alloc_f(count); o->dx_infer = tu_alloc_f(count);
+    o->mean = tu_alloc_f(cache_len); o->istd = tu_alloc_f(cache_len);
+    o->r = tu_alloc_f(C); o->d = tu_alloc_f(C);
+    o->dg_train = tu_alloc_f(C); o->db_train = tu_alloc_f(C);
+    o->dg_infer = tu_alloc_f(C); o->db_infer = tu_alloc_f(C);
+    state_alloc(&o->st, C);
+    state_copy(&o->st, init, C);
+    nnr_batchnorm_cache cache = {o->mean, o->istd, o->r, o->d};
+
+    omp_set_num_threads(threads);
+    ck_assert_int_eq(omp_get_max_threads(), threads);
+    XC_OK(nnr_batchnorm_fwd_train_avx2(p, &cs->shape, x, gamma, beta, o->y_train, &cache, &o->st.s));
+    XC_OK(nnr_batchnorm_fwd_infer_avx2(p, &cs->shape, x, gamma, beta, o->y_infer, &init->s));
+    XC_OK(nnr_batchnorm_bwd_train_avx2(p, &cs->shape, x, gamma, &cache, dy, o->dx_train, o->dg_train, o->db_train));
+    XC_OK(nnr_batchnorm_bwd_infer_avx2(p, &cs->shape, x, gamma, &init->s, dy, o->dx_infer, o->dg_infer,
+                                       o->db_infer));
+}
+
+static void th_free(th_out *o)
+{
+    free(o->y_train); free(o->y_infer); free(o->dx_train); free(o->dx_infer);
+    free(o->mean); free(o->istd); free(o->r); free(o->d);
+    free(o->dg_train); free(o->db_train); free(o->dg_infer); free(o->db_infer);
+    state_free(&o->st);
+}
+
+/* memcmp, and on a difference the first differing element and both values. */
+static void th_same(const xc_case *cs, int threads, const char *tensor, const float *one, const float *many,
+                    size_t n)
+{
+    if (memcmp(one, many, n * sizeof(float)) == 0)
+        return;
+    size_t i = 0;
+    while (i < n && memcmp(one + i, many + i, sizeof(float)) == 0)
+        i++;
+    char desc[256];
+    describe(cs, desc, sizeof desc);
+    ck_abort_msg("%s: %s [%zu] differs between 1 thread (%.9g) and %d threads (%.9g)", desc, tensor, i,
+                 (double)one[i], threads, (double)many[i]);
+}
+
+static void th_case(const xc_case *cs)
+{
+    const nnr_batchnorm_params *p = &cs->p;
+    size_t count, C, cache_len;
+    XC_OK(nnr_shape_numel(&cs->shape, "shape", &count));
+    XC_OK(nnr_batchnorm_sizes(p, &cs->shape, &C, &cache_len));
+    float *x = tu_alloc_f(count), *dy = tu_alloc_f(count), *gamma = tu_alloc_f(C), *beta = tu_alloc_f(C);
+    tu_randn_f(x, count, cs->seed, 0.5, 1.5);
+    tu_randn_f(dy, count, cs->seed + 1, 0.0, 1.0);
+    tu_randn_f(gamma, C, cs->seed + 2, 1.0, 0.25);
+    tu_randn_f(beta, C, cs->seed + 3, 0.0, 0.5);
+    xc_state init;
+    state_alloc(&init, C);
+    for (size_t c = 0; c < C; c++) {
+        init.f[0][c] = (float)(0.3 * nnr_rng_normal(cs->seed + 4, c));
+        init.f[1][c] = (float)(1.0 + 0.3 * fabs(nnr_rng_normal(cs->seed + 5, c)));
+        init.f[2][c] = (float)sqrt(init.f[1][c] + p->epsilon);
+        init.f[3][c] = (float)(0.3 * nnr_rng_normal(cs->seed + 6, c));
+        init.f[4][c] = (float)(1.0 + 0.3 * fabs(nnr_rng_normal(cs->seed + 7, c)));
+    }
+    init.s.num_batches_tracked = 2;
+
+    th_out one, many;
+    th_run(cs, count, C, cache_len, x, dy, gamma, beta, &init, 1, &one);
+    for (int threads = 2; threads <= 3; threads++) {
+        th_run(cs, count, C, cache_len, x, dy, gamma, beta, &init, threads, &many);
+        th_same(cs, threads, "fwd_train y", one.y_train, many.y_train, count);
+        th_same(cs, threads, "fwd_train cache.mean", one.mean, many.mean, cache_len);
+        th_same(cs, threads, "fwd_train cache.istd", one.istd, many.istd, cache_len);
+        if (p->renorm) {
+            th_same(cs, threads, "fwd_train cache.r", one.r, many.r, C);
+            th_same(cs, threads, "fwd_train cache.d", one.d, many.d, C);
+        }
+        for (int k = 0; k < 5; k++)
+            th_same(cs, threads, state_names[k], one.st.f[k], many.st.f[k], C);
+        ck_assert_uint_eq(one.st.s.num_batches_tracked, many.st.s.num_batches_tracked);
+        th_same(cs, threads, "fwd_infer y", one.y_infer, many.y_infer, count);
+        th_same(cs, threads, "bwd_train dx", one.dx_train, many.dx_train, count);
+        th_same(cs, threads, "bwd_train dgamma", one.dg_train, many.dg_train, C);
+        th_same(cs, threads, "bwd_train dbeta", one.db_train, many.db_train, C);
+        th_same(cs, threads, "bwd_infer dx", one.dx_infer, many.dx_infer, count);
+        th_same(cs, threads, "bwd_infer dgamma", one.dg_infer, many.dg_infer, C);
+        th_same(cs, threads, "bwd_infer dbeta", one.db_infer, many.db_infer, C);
+        th_free(&many);
+    }
+    th_free(&one);
+    state_free(&init);
+    free(x); free(dy); free(gamma); free(beta);
+}
+
+START_TEST(crosscheck_thread_count)
+{
+    omp_set_dynamic(0);   /* the runtime must not shrink the team we ask for */
+    const struct { const char *name; int layout; nnr_shape shape; size_t vbs; int renorm; } cases[] = {
+        {"threads-renorm", 0, {4, {4, 13, 96, 96}}, 0, 1},   /* 13 channels of 4 rows of 9216 */
+        {"threads-renorm", 1, {4, {4, 96, 96, 13}}, 0, 1},   /* 36864 rows of 13 channels */
+        {"threads", 1, {4, {3, 32, 32, 400}}, 0, 0},         /* two channel blocks (256 + 144) */
+        {"threads-ghost", 0, {4, {10, 11, 64, 64}}, 5, 0},   /* 2 ghost batches of 5 samples */
+        {"threads-ghost", 1, {4, {10, 96, 96, 11}}, 5, 0},
+    };   /* renorm with ghost batches is an error (nnr_batchnorm_sizes), so they are separate cases */
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        xc_case cs = make_case(cases[k].name, cases[k].layout, cases[k].shape, 1200 + k);
+        cs.offset = 0;   /* th_case allocates its own aligned buffers */
+        cs.p.virtual_batch_size = cases[k].vbs;
+        cs.p.renorm = cases[k].renorm;
+        if (cs.p.renorm) {
+            cs.p.renorm_momentum = 0.9;
+            cs.p.rmax = 1.1;
+            cs.p.rmin = 0.9;
+            cs.p.dmax = 0.2;
+        }
+        th_case(&cs);
+    }
+}
+END_TEST
+#endif /* NNR_USE_OPENMP */
+
 #endif /* NNR_HAVE_AVX2_BUILD */
 
 void batchnorm_add_crosscheck(TCase *tc)
@@ -515,6 +660,9 @@ void batchnorm_add_crosscheck(TCase *tc)
         tcase_add_test(tc, crosscheck_in_place);
         tcase_add_test(tc, crosscheck_presets);
         tcase_add_test(tc, crosscheck_large);
+#ifdef NNR_USE_OPENMP
+        tcase_add_test(tc, crosscheck_thread_count);
+#endif
         return;
     }
 #endif

@@ -38,7 +38,9 @@
  *
  * Optional OpenMP (NNR_USE_OPENMP): loops over channels, or over samples in
  * elementwise passes, are split among threads; no sum is ever split, so the
- * results are bitwise identical for any thread count.
+ * results are bitwise identical for any thread count (the crosscheck test
+ * crosscheck_thread_count compares 1, 2 and 3 threads byte for byte). Loops
+ * moving less than NNR_OMP_MIN_BYTES stay on the calling thread.
  */
 #include "config.h"
 
@@ -68,6 +70,15 @@
 #define NNR_STREAM_MIN_BYTES ((size_t)8 << 20)
 /* Scratch arrays are padded by one vector so a masked tail may read past C. */
 #define NNR_SCRATCH (NNR_CHANNEL_BLOCK + NNR_F32_PER_YMM)
+/* OpenMP: a parallel region is opened only for at least this many bytes of
+ * tensor traffic. Starting a team costs microseconds, and on a loaded machine
+ * a thread waiting for a descheduled peer costs milliseconds (8x16x14x14 took
+ * 12-32 ms instead of 20 us with 2 threads on 2 busy cores). 1 MiB is some
+ * 40 us of cache-resident work, enough to pay for the team; at 256 KiB the
+ * backward pass of 8x16x14x14 (x, dy, dx: 294 KiB) still went parallel and
+ * took 8 ms (median) with one core busy. Smaller loops run on the calling
+ * thread; since no loop splits a sum, the results are the same. */
+#define NNR_OMP_MIN_BYTES ((size_t)1 << 20)
 
 #define NNR_INLINE static inline __attribute__((always_inline))
 
@@ -589,6 +600,14 @@ static int use_streaming(const bn_view *v)
     return v->count * sizeof(float) >= NNR_STREAM_MIN_BYTES;
 }
 
+#ifdef NNR_USE_OPENMP
+/* Is a loop over `floats` elements of each of `tensors` tensors worth a thread team? */
+static int worth_threads(size_t floats, size_t tensors)
+{
+    return floats * tensors * sizeof(float) >= NNR_OMP_MIN_BYTES;
+}
+#endif
+
 /* ========================================================================= */
 /* Training forward                                                          */
 /* ========================================================================= */
@@ -601,7 +620,7 @@ static void fwd_train_rows(const nnr_batchnorm_params *p, const bn_view *v, cons
     const size_t C = v->c, G = v->groups, rows = v->ghost_size * v->pre;
     const double m = (double)v->m;
 #ifdef NNR_USE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(worth_threads(v->count, 2))
 #endif
     for (size_t c = 0; c < C; c++) {
         double mean_over_ghosts = 0.0, var_over_ghosts = 0.0;
@@ -670,7 +689,7 @@ static void fwd_train_channels_last(const nnr_batchnorm_params *p, const bn_view
 
             /* step 5 over every row of the ghost batch; samples are independent */
 #ifdef NNR_USE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(worth_threads(v->ghost_size * v->pre * width, 2))
 #endif
             for (size_t vi = 0; vi < v->ghost_size; vi++) {
                 row_cursor cur = {vi, 0};
@@ -734,7 +753,7 @@ nnr_status nnr_batchnorm_fwd_infer_avx2(const nnr_batchnorm_params *p, const nnr
 
     if (v->post > 1) {
 #ifdef NNR_USE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(worth_threads(v->count, 2))
 #endif
         for (size_t c = 0; c < C; c++) {
             /* y = A * (x - running_mean) + beta with A = gamma * (running_var + eps)^(-1/2) */
@@ -762,7 +781,7 @@ nnr_status nnr_batchnorm_fwd_infer_avx2(const nnr_batchnorm_params *p, const nnr
                 b[k] = p->center ? beta[c0 + k] : 0.0f;
             }
 #ifdef NNR_USE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(worth_threads(rows * width, 2))
 #endif
             for (size_t r = 0; r < rows; r++) {
                 const size_t off = r * C + c0;   /* post == 1, no ghosts: rows are contiguous */
@@ -795,7 +814,7 @@ nnr_status nnr_batchnorm_bwd_train_avx2(const nnr_batchnorm_params *p, const nnr
 
     if (v->post > 1) {
 #ifdef NNR_USE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(worth_threads(v->count, 3))
 #endif
         for (size_t c = 0; c < C; c++) {
             const double g = p->scale ? (double)gamma[c] : 1.0;
@@ -865,7 +884,7 @@ nnr_status nnr_batchnorm_bwd_train_avx2(const nnr_batchnorm_params *p, const nnr
 
                 /* dx over every row of the ghost batch */
 #ifdef NNR_USE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(worth_threads(v->ghost_size * v->pre * width, 3))
 #endif
                 for (size_t vi = 0; vi < v->ghost_size; vi++) {
                     row_cursor cur = {vi, 0};
@@ -910,7 +929,7 @@ nnr_status nnr_batchnorm_bwd_infer_avx2(const nnr_batchnorm_params *p, const nnr
 
     if (v->post > 1) {
 #ifdef NNR_USE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(worth_threads(v->count, 3))
 #endif
         for (size_t c = 0; c < C; c++) {
             const double g = p->scale ? (double)gamma[c] : 1.0;
@@ -952,7 +971,7 @@ nnr_status nnr_batchnorm_bwd_infer_avx2(const nnr_batchnorm_params *p, const nnr
             channels_last_sums(v, x, dy, 0, c0, width, mean, sdy, sdyc, 1);
             /* dx = dy * gamma * istd */
 #ifdef NNR_USE_OPENMP
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if(worth_threads(rows * width, 2))
 #endif
             for (size_t r = 0; r < rows; r++)
                 scale_segment(dy + r * C + c0, dx + r * C + c0, width, a, 1, stream);
