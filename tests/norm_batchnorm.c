@@ -907,6 +907,141 @@ START_TEST(numerics_never_negative_variance)
 }
 END_TEST
 
+/* epsilon = 0 on a constant channel: istd is 0, as PyTorch's InvStd makes it,
+ * so x_hat = 0 and y == beta rather than 0 * inf = NaN. */
+START_TEST(numerics_zero_epsilon_constant)
+{
+    enum { N = 5, C = 9 };
+    float x[N * C], y[N * C], beta[C], gamma[C];
+    for (int c = 0; c < C; c++) {
+        gamma[c] = 2.0f;
+        beta[c] = 0.5f * (float)c;
+    }
+    for (int i = 0; i < N * C; i++)
+        x[i] = 3.0f;
+    nnr_batchnorm_params p = nnr_batchnorm_keras();
+    p.epsilon = 0.0;
+    nnr_shape shape = {2, {N, C}};
+    bn_impl impls[2];
+    size_t n_impl = bn_impls(impls);
+    for (size_t k = 0; k < n_impl; k++) {
+        bn_buffers b;
+        bn_buffers_init(&b, C, 1);
+        ASSERT_OK(impls[k].fwd_train(&p, &shape, x, gamma, beta, y, &b.cache, &b.state));
+        for (int i = 0; i < N * C; i++)
+            ck_assert_msg(y[i] == beta[i % C], "%s: y %g, beta %g", impls[k].name, y[i], beta[i % C]);
+        ck_assert_float_eq(b.istd[0], 0.0f);
+        bn_buffers_free(&b);
+    }
+}
+END_TEST
+
+/* NaN and Inf propagate into the statistics of their channel only, the same in
+ * every implementation: a NaN input gives a NaN mean, variance and output. */
+START_TEST(numerics_nan_inf_propagate)
+{
+    enum { N = 6, C = 3 };
+    float x[N * C], y[N * C];
+    for (int i = 0; i < N * C; i++)
+        x[i] = (float)nnr_rng_normal(17, (uint64_t)i);
+    x[5 * C + 0] = NAN;        /* channel 0: NaN */
+    x[0 * C + 1] = INFINITY;   /* channel 1: +Inf */
+    nnr_batchnorm_params p = nnr_batchnorm_torch();
+    p.axis = 1;
+    nnr_shape shape = {2, {N, C}};
+    bn_impl impls[2];
+    size_t n_impl = bn_impls(impls);
+    for (size_t k = 0; k < n_impl; k++) {
+        bn_buffers b;
+        bn_buffers_init(&b, C, 1);
+        ASSERT_OK(impls[k].fwd_train(&p, &shape, x, (float[]){1, 1, 1}, (float[]){0, 0, 0}, y, &b.cache, &b.state));
+        ck_assert_msg(isnan(b.mean[0]) && isnan(b.istd[0]) && isnan(b.running_var[0]),
+                      "%s: NaN channel gave mean %g istd %g running_var %g", impls[k].name, b.mean[0], b.istd[0],
+                      b.running_var[0]);
+        ck_assert_msg(isinf(b.mean[1]) && b.mean[1] > 0, "%s: Inf channel mean %g", impls[k].name, b.mean[1]);
+        for (int n = 0; n < N; n++) {
+            ck_assert(isnan(y[n * C + 0]));
+            ck_assert(isfinite(y[n * C + 2]));   /* the clean channel is untouched by the others */
+        }
+        bn_buffers_free(&b);
+    }
+}
+END_TEST
+
+/* Huge finite values (|x| = 2e19 and 1e30: squares overflow float) still
+ * normalize to -1, +1, as the double arithmetic of the definition does. */
+START_TEST(numerics_huge_values)
+{
+    const float level[2] = {2e19f, 1e30f};
+    for (int l = 0; l < 2; l++) {
+        enum { N = 8, C = 9 };
+        float x[N * C], y[N * C];
+        for (int n = 0; n < N; n++)
+            for (int c = 0; c < C; c++)
+                x[n * C + c] = n % 2 ? level[l] : -level[l];
+        nnr_batchnorm_params p = nnr_batchnorm_keras();
+        nnr_shape shape = {2, {N, C}};
+        float ones[C], zeros[C];
+        for (int c = 0; c < C; c++) {
+            ones[c] = 1.0f;
+            zeros[c] = 0.0f;
+        }
+        bn_impl impls[2];
+        size_t n_impl = bn_impls(impls);
+        for (size_t k = 0; k < n_impl; k++) {
+            bn_buffers b;
+            bn_buffers_init(&b, C, 1);
+            ASSERT_OK(impls[k].fwd_train(&p, &shape, x, ones, zeros, y, &b.cache, &b.state));
+            for (int i = 0; i < N * C; i++)
+                ck_assert_msg(fabsf(fabsf(y[i]) - 1.0f) < 1e-6f, "%s: |x| = %g gives y %g", impls[k].name,
+                              (double)level[l], y[i]);
+            bn_buffers_free(&b);
+        }
+    }
+}
+END_TEST
+
+/* An outlier as the very first value of a channel (the natural shift of a
+ * one-pass variance) must not cost accuracy: channels_last, 100352 rows, the
+ * first row at 1e4 and 100 while the rest is N(0, 1). */
+START_TEST(numerics_outlier_first_value)
+{
+    enum { ROWS = 100352, C = 8 };
+    const size_t count = (size_t)ROWS * C;
+    float *x = tu_alloc_f(count), *y = tu_alloc_f(count);
+    for (size_t i = 0; i < count; i++)
+        x[i] = (float)nnr_rng_normal(23, i);
+    for (size_t c = 0; c < C; c++)
+        x[c] = c % 2 ? 1e4f : 100.0f;
+    nnr_batchnorm_params p = nnr_batchnorm_keras();
+    nnr_shape shape = {2, {ROWS, C}};
+    float ones[C], zeros[C];
+    for (size_t c = 0; c < C; c++) {
+        ones[c] = 1.0f;
+        zeros[c] = 0.0f;
+    }
+    bn_impl impls[2];
+    size_t n_impl = bn_impls(impls);
+    for (size_t k = 0; k < n_impl; k++) {
+        bn_buffers b;
+        bn_buffers_init(&b, C, 1);
+        ASSERT_OK(impls[k].fwd_train(&p, &shape, x, ones, zeros, y, &b.cache, &b.state));
+        for (size_t c = 0; c < C; c++) {
+            double mu, var;
+            stats_d(x + c, ROWS, C, &mu, &var);
+            double var_kernel = 1.0 / ((double)b.istd[c] * b.istd[c]) - p.epsilon;
+            ck_assert_msg(fabs(var_kernel - var) <= 1e-4 * var, "%s: channel %zu variance %.8g, true %.8g",
+                          impls[k].name, c, var_kernel, var);
+            ck_assert_msg(fabs(b.mean[c] - mu) <= 1e-5 * (1.0 + fabs(mu)), "%s: mean %.8g, true %.8g",
+                          impls[k].name, b.mean[c], mu);
+        }
+        bn_buffers_free(&b);
+    }
+    free(x);
+    free(y);
+}
+END_TEST
+
 void batchnorm_add_numerics(TCase *tc)
 {
     tcase_add_test(tc, numerics_large_mean_variance);
@@ -914,4 +1049,8 @@ void batchnorm_add_numerics(TCase *tc)
     tcase_add_test(tc, numerics_constant_channels);
     tcase_add_test(tc, numerics_batch_of_one);
     tcase_add_test(tc, numerics_never_negative_variance);
+    tcase_add_test(tc, numerics_zero_epsilon_constant);
+    tcase_add_test(tc, numerics_nan_inf_propagate);
+    tcase_add_test(tc, numerics_huge_values);
+    tcase_add_test(tc, numerics_outlier_first_value);
 }

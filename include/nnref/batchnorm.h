@@ -16,7 +16,7 @@
  *     \hat{x}_i = (x_i-\mu_c)\,(\sigma^2_c+\varepsilon)^{-1/2}, \qquad
  *     y_i = \gamma_c\hat{x}_i + \beta_c . \f]
  * The variance is always computed from centred values (two passes, or the
- * shifted one-pass form), never as \f$E[x^2]-E[x]^2\f$ on raw data.
+ * chunked shifted sums merged pairwise), never as \f$E[x^2]-E[x]^2\f$ on raw data.
  *
  * Training backward (closed form; docs/batchnorm-backward.md derives it term
  * by term and shows it equals the staged dvar, dmu, dx of the CS231n form):
@@ -86,6 +86,9 @@ nnr_batchnorm_params nnr_batchnorm_keras(void);
  * tf.keras 2 BatchNormalization defaults for an input of rank @p rank:
  * as Keras 3, but inputs of rank 4 or 5 take the fused path, whose running
  * variance is Bessel-corrected (unbiased); rank 2 and 3 stay biased.
+ * tf.keras 2 also leaves the fused path when virtual_batch_size or renorm is
+ * set or the channel axis is neither 1 nor the last: set
+ * running_var_unbiased = 0 yourself when you turn those on.
  * @param rank  rank of the input the layer will see (2..5).
  * @return the parameters.
  */

@@ -21,12 +21,18 @@
  * Precision. Sums run in float lanes over short blocks (at most
  * NNR_FLUSH_FLOATS values per row chunk or NNR_MAX_ROWS_PER_FLUSH rows) and are
  * then flushed into double, so a long reduction never accumulates in float.
- * The variance uses the shifted one-pass form: with K one sample of the
- * channel, S1 = sum(x - K), S2 = sum((x - K)^2) and var = (S2 - S1^2/m)/m.
- * x - K is exact when x and K are within a factor 2 (Sterbenz), a constant
- * channel gives S1 = S2 = 0 exactly (var 0, mean K, y == beta), and the
- * cancellation is bounded by how far K lies from the mean in standard
- * deviations, not by the size of the mean as E[x^2] - E[x]^2 would be.
+ * The variance is one pass over memory, in chunks (a row, or NNR_MERGE_ROWS
+ * rows in channels_last): per chunk S1 = sum(x - K), S2 = sum((x - K)^2)
+ * about a shift K near the chunk's values (a pilot mean of the first rows for
+ * the first chunk, the mean so far for the others), merged into a running
+ * (count, mean, M2) in double by Chan's pairwise update (moments_merge).
+ * The cancellation in S2 - S1^2/n is bounded by how far K lies from the
+ * chunk's mean in standard deviations, so neither the size of the mean (as
+ * with E[x^2] - E[x]^2) nor one outlier value (as with a single fixed shift)
+ * costs accuracy; a constant channel gives M2 = 0 exactly (y == beta).
+ * Channels whose float sums are not finite (squares beyond float's range,
+ * or NaN/Inf inputs) are recomputed in double by exact_moments, so they give
+ * the naive kernel's values.
  * The batch mean is kept as float hi + lo parts so that x - mean is as
  * accurate as the naive kernel's double subtraction: (x - hi) - lo.
  * Normalization is (x - mean) * (gamma*istd) + beta, never
@@ -60,6 +66,10 @@
 #define NNR_MAX_ROWS_PER_FLUSH 256
 /* channels_last: bytes of x per row block, sized so the block stays in L1d. */
 #define NNR_ROW_BLOCK_BYTES (32 * 1024)
+/* channels_last: rows whose shifted sums are merged into the running moments at once. */
+#define NNR_MERGE_ROWS 1024
+/* channels_last: rows averaged for the first shift of a reduction. */
+#define NNR_PILOT_ROWS 16
 /* channels_last: how many row blocks ahead the reductions prefetch. */
 #define NNR_PREFETCH_BLOCKS 2
 /* channels_last: channels per block of the stack scratch arrays. */
@@ -497,7 +507,8 @@ static size_t rows_per_block(size_t width)
  * block is read from memory once and then from L1d by the other tiles.
  */
 static void channels_last_sums(const bn_view *v, const float *x, const float *dy, size_t j, size_t c0,
-                               size_t width, const float *coef, double *out1, double *out2, int backward)
+                               size_t width, const float *coef, double *out1, double *out2, int backward,
+                               size_t row_begin, size_t row_end)
 {
     const size_t total_rows = v->ghost_size * v->pre;
     const size_t block = rows_per_block(width);
@@ -505,8 +516,8 @@ static void channels_last_sums(const bn_view *v, const float *x, const float *dy
     const size_t rest = width % NNR_TILE_CHANNELS;
     const size_t rest_vecs = (rest + NNR_F32_PER_YMM - 1) / NNR_F32_PER_YMM;
 
-    for (size_t r0 = 0; r0 < total_rows; r0 += block) {
-        const size_t rows = total_rows - r0 < block ? total_rows - r0 : block;
+    for (size_t r0 = row_begin; r0 < row_end; r0 += block) {
+        const size_t rows = row_end - r0 < block ? row_end - r0 : block;
         const row_cursor cur = cursor_at(v, r0);
         const size_t next0 = r0 + NNR_PREFETCH_BLOCKS * block;
         const prefetch_plan plan = {cursor_at(v, next0 < total_rows ? next0 : 0),
@@ -543,12 +554,73 @@ static void channels_last_sums(const bn_view *v, const float *x, const float *dy
 /* Per-channel scalar steps shared by both layouts (double, as the naive)    */
 /* ========================================================================= */
 
-/* Batch mean and biased variance of m values from the shifted sums (steps 1-2). */
-static void shifted_moments(double shift, double s1, double s2, double m, double *mean, double *var)
+/*
+ * Steps 1-2 as a running (count, mean, M2) per channel, merged chunk by chunk
+ * in double with the pairwise update of Chan, Golub & LeVeque (1979). Each
+ * chunk's float-lane sums s1 = sum(x - K), s2 = sum((x - K)^2) are taken about
+ * a shift K near its values (a pilot mean for the first chunk, the mean so far
+ * for the others), so the cancellation in s2 - s1^2/n stays small whatever the
+ * data: no single value, such as an outlier first sample, conditions the
+ * whole reduction, and a constant channel still gives M2 = 0 exactly.
+ */
+typedef struct moments {
+    double n, mean, m2;
+} moments;
+
+static void moments_merge(moments *acc, double n_b, double shift, double s1, double s2)
 {
-    const double d = s1 / m;
-    *mean = shift + d;
-    *var = fmax(s2 / m - d * d, 0.0);   /* rounding may leave -tiny when var is 0 */
+    const double d = s1 / n_b;
+    const double mean_b = shift + d;
+    double m2_b = s2 - s1 * d;
+    if (m2_b < 0.0)
+        m2_b = 0.0;   /* rounding may leave -tiny when the chunk is constant; NaN passes */
+    if (acc->n == 0.0) {
+        acc->n = n_b;
+        acc->mean = mean_b;
+        acc->m2 = m2_b;
+        return;
+    }
+    const double n = acc->n + n_b, delta = mean_b - acc->mean;
+    acc->mean += delta * (n_b / n);
+    acc->m2 += m2_b + delta * delta * (acc->n * n_b / n);
+    acc->n = n;
+}
+
+/*
+ * Steps 1-2 of the naive kernel, scalar and in double, for a channel whose
+ * float-lane sums were not finite: values whose squares overflow float
+ * (|x - K| above ~1.8e19), or NaN and Inf inputs, which then give the same
+ * NaN or Inf statistics as the naive kernel. Rare, so plain loops.
+ */
+static void exact_moments(const bn_view *v, const float *x, size_t j, size_t c, double *mean, double *var)
+{
+    const size_t rows = v->ghost_size * v->pre;
+    double sum = 0.0, sum_sq = 0.0;
+    row_cursor cur = cursor_at(v, 0);
+    for (size_t r = 0; r < rows; r++, cursor_next(v, &cur))
+        for (size_t q = 0; q < v->post; q++)
+            sum += x[cursor_offset(v, cur, j, c) + q];
+    const double mu = sum / (double)v->m;
+    cur = cursor_at(v, 0);
+    for (size_t r = 0; r < rows; r++, cursor_next(v, &cur))
+        for (size_t q = 0; q < v->post; q++) {
+            const double centred = x[cursor_offset(v, cur, j, c) + q] - mu;
+            sum_sq += centred * centred;
+        }
+    *mean = mu;
+    *var = sum_sq / (double)v->m;
+}
+
+/* Mean and biased variance of channel c, ghost j, from its merged moments. */
+static void final_moments(const bn_view *v, const float *x, size_t j, size_t c, const moments *acc,
+                          double *mean, double *var)
+{
+    if (isfinite(acc->mean) && isfinite(acc->m2)) {
+        *mean = acc->mean;
+        *var = acc->m2 / acc->n;
+    } else {
+        exact_moments(v, x, j, c, mean, var);
+    }
 }
 
 /* Float coefficients of step 5 for one channel and ghost batch. */
@@ -563,7 +635,7 @@ static fwd_coef forward_channel(const nnr_batchnorm_params *p, const nnr_batchno
 {
     const double g = p->scale ? (double)gamma[c] : 1.0;
     const double b = p->center ? (double)beta[c] : 0.0;
-    const double istd = 1.0 / sqrt(var + p->epsilon);
+    const double istd = nnr_bn_batch_istd(var, p->epsilon);
     cache->mean[j * C + c] = (float)mu;
     cache->istd[j * C + c] = (float)istd;
     double r = 1.0, d = 0.0;
@@ -618,21 +690,31 @@ static void fwd_train_rows(const nnr_batchnorm_params *p, const bn_view *v, cons
                            nnr_batchnorm_state *state, double factor, int stream)
 {
     const size_t C = v->c, G = v->groups, rows = v->ghost_size * v->pre;
-    const double m = (double)v->m;
 #ifdef NNR_USE_OPENMP
 #pragma omp parallel for schedule(static) if(worth_threads(v->count, 2))
 #endif
     for (size_t c = 0; c < C; c++) {
         double mean_over_ghosts = 0.0, var_over_ghosts = 0.0;
         for (size_t j = 0; j < G; j++) {
-            /* steps 1-2: shifted sums over the ghost batch's rows, K = its first value */
-            const float shift = x[cursor_offset(v, cursor_at(v, 0), j, c)];
-            double s1 = 0.0, s2 = 0.0;
+            /* steps 1-2: shifted sums row by row, merged into the moments; the
+             * first row is shifted by its own pilot mean, each later row by the
+             * mean so far */
+            moments acc = {0.0, 0.0, 0.0};
             row_cursor cur = cursor_at(v, 0);
-            for (size_t r = 0; r < rows; r++, cursor_next(v, &cur))
-                row_shifted_sums(x + cursor_offset(v, cur, j, c), v->post, shift, &s1, &s2);
+            for (size_t r = 0; r < rows; r++, cursor_next(v, &cur)) {
+                const float *row = x + cursor_offset(v, cur, j, c);
+                float shift = (float)acc.mean;
+                if (r == 0) {
+                    double pilot = 0.0, unused = 0.0;
+                    row_shifted_sums(row, v->post, 0.0f, &pilot, &unused);
+                    shift = (float)(pilot / (double)v->post);
+                }
+                double s1 = 0.0, s2 = 0.0;
+                row_shifted_sums(row, v->post, shift, &s1, &s2);
+                moments_merge(&acc, (double)v->post, shift, s1, s2);
+            }
             double mu, var;
-            shifted_moments(shift, s1, s2, m, &mu, &var);
+            final_moments(v, x, j, c, &acc, &mu, &var);
             mean_over_ghosts += mu / (double)G;
             var_over_ghosts += var / (double)G;
 
@@ -656,28 +738,42 @@ static void fwd_train_channels_last(const nnr_batchnorm_params *p, const bn_view
                                     const nnr_batchnorm_cache *cache, nnr_batchnorm_state *state, double factor,
                                     int stream)
 {
-    const size_t C = v->c, G = v->groups;
-    const double m = (double)v->m;
+    const size_t C = v->c, G = v->groups, rows = v->ghost_size * v->pre;
     float shift[NNR_SCRATCH], mean_hi[NNR_SCRATCH], mean_lo[NNR_SCRATCH], a[NNR_SCRATCH], b[NNR_SCRATCH];
     double s1[NNR_SCRATCH], s2[NNR_SCRATCH], mean_og[NNR_CHANNEL_BLOCK], var_og[NNR_CHANNEL_BLOCK];
+    moments acc[NNR_CHANNEL_BLOCK];
 
     for (size_t c0 = 0; c0 < C; c0 += NNR_CHANNEL_BLOCK) {
         const size_t width = C - c0 < NNR_CHANNEL_BLOCK ? C - c0 : NNR_CHANNEL_BLOCK;
         for (size_t k = 0; k < width; k++)
             mean_og[k] = var_og[k] = 0.0;
         for (size_t j = 0; j < G; j++) {
-            /* steps 1-2: shifts K = the ghost batch's first row; padding lanes 0 */
-            const float *first = x + cursor_offset(v, cursor_at(v, 0), j, c0);
-            for (size_t k = 0; k < NNR_SCRATCH; k++) {
-                shift[k] = k < width ? first[k] : 0.0f;
-                s1[k] = s2[k] = 0.0;
+            /* steps 1-2: first shifts K = pilot means of the first rows (padding
+             * lanes stay 0), then shifted sums NNR_MERGE_ROWS rows at a time,
+             * merged into the moments, each chunk shifted by the mean so far */
+            const size_t pilot_rows = rows < NNR_PILOT_ROWS ? rows : NNR_PILOT_ROWS;
+            for (size_t k = 0; k < NNR_SCRATCH; k++)
+                shift[k] = 0.0f, s1[k] = s2[k] = 0.0;
+            channels_last_sums(v, x, NULL, j, c0, width, shift, s1, s2, 0, 0, pilot_rows);
+            for (size_t k = 0; k < width; k++) {
+                shift[k] = (float)(s1[k] / (double)pilot_rows);
+                acc[k] = (moments){0.0, 0.0, 0.0};
             }
-            channels_last_sums(v, x, NULL, j, c0, width, shift, s1, s2, 0);
+            for (size_t r0 = 0; r0 < rows; r0 += NNR_MERGE_ROWS) {
+                const size_t r1 = rows - r0 < NNR_MERGE_ROWS ? rows : r0 + NNR_MERGE_ROWS;
+                for (size_t k = 0; k < NNR_SCRATCH; k++)
+                    s1[k] = s2[k] = 0.0;
+                channels_last_sums(v, x, NULL, j, c0, width, shift, s1, s2, 0, r0, r1);
+                for (size_t k = 0; k < width; k++) {
+                    moments_merge(&acc[k], (double)(r1 - r0), shift[k], s1[k], s2[k]);
+                    shift[k] = (float)acc[k].mean;
+                }
+            }
 
             /* steps 3-4 per channel */
             for (size_t k = 0; k < width; k++) {
                 double mu, var;
-                shifted_moments(shift[k], s1[k], s2[k], m, &mu, &var);
+                final_moments(v, x, j, c0 + k, &acc[k], &mu, &var);
                 mean_og[k] += mu / (double)G;
                 var_og[k] += var / (double)G;
                 const fwd_coef kc = forward_channel(p, cache, state, gamma, beta, j, C, c0 + k, mu, var);
@@ -864,7 +960,7 @@ nnr_status nnr_batchnorm_bwd_train_avx2(const nnr_batchnorm_params *p, const nnr
                     mean[k] = k < width ? cache->mean[j * C + c0 + k] : 0.0f;
                     sdy[k] = sdyc[k] = 0.0;
                 }
-                channels_last_sums(v, x, dy, j, c0, width, mean, sdy, sdyc, 1);
+                channels_last_sums(v, x, dy, j, c0, width, mean, sdy, sdyc, 1, 0, v->ghost_size * v->pre);
 
                 /* dbeta, dgamma and the dx coefficients per channel */
                 for (size_t k = 0; k < width; k++) {
@@ -968,7 +1064,7 @@ nnr_status nnr_batchnorm_bwd_infer_avx2(const nnr_batchnorm_params *p, const nnr
                 a[k] = (float)(g / sqrt((double)state->running_var[c0 + k] + p->epsilon));
             }
             /* dgamma = sum(dy * (x - mu)) * istd;  dbeta = sum(dy) */
-            channels_last_sums(v, x, dy, 0, c0, width, mean, sdy, sdyc, 1);
+            channels_last_sums(v, x, dy, 0, c0, width, mean, sdy, sdyc, 1, 0, v->ghost_size * v->pre);
             /* dx = dy * gamma * istd */
 #ifdef NNR_USE_OPENMP
 #pragma omp parallel for schedule(static) if(worth_threads(rows * width, 2))

@@ -91,6 +91,18 @@ double nnr_bn_update_factor(const nnr_batchnorm_params *p, uint64_t step)
     }
 }
 
+/* Step 3: istd = (var + eps)^(-1/2) of the batch statistics. As PyTorch's
+ * InvStd (aten/src/ATen/native/Normalization.cpp), 0 when var == 0 and
+ * eps == 0: a constant channel then gives x_hat = 0 and y == beta instead of
+ * 0 * inf = NaN. (The running statistics in inference are not guarded, as in
+ * PyTorch's eval path.) */
+double nnr_bn_batch_istd(double var, double epsilon)
+{
+    if (var == 0.0 && epsilon == 0.0)
+        return 0.0;
+    return 1.0 / sqrt(var + epsilon);
+}
+
 /* ---- View and parameter checks -------------------------------------------- */
 
 static int in_unit_interval(double v)
@@ -141,8 +153,8 @@ nnr_status nnr_bn_view_make(const nnr_batchnorm_params *p, const nnr_shape *shap
     if (p->renorm) {
         if (!in_unit_interval(p->renorm_momentum))
             return nnr_error(NNR_ERR_PARAM, "renorm_momentum must be in [0, 1], got %g", p->renorm_momentum);
-        if (isnan(p->rmin) || isnan(p->rmax) || p->rmin < 0.0)
-            return nnr_error(NNR_ERR_PARAM, "rmin must be >= 0 and rmax not NaN, got rmin %g, rmax %g",
+        if (isnan(p->rmin) || isnan(p->rmax))
+            return nnr_error(NNR_ERR_PARAM, "rmin and rmax must not be NaN, got rmin %g, rmax %g",
                              p->rmin, p->rmax);
         if (p->rmax < p->rmin)
             return nnr_error(NNR_ERR_PARAM, "rmax (%g) must be >= rmin (%g)", p->rmax, p->rmin);

@@ -58,6 +58,9 @@ nnr_status nnr_bn_check_bwd_infer_f64(const nnr_batchnorm_params *p, const nnr_s
                                       const double *dy, const double *dx, const double *dgamma, const double *dbeta,
                                       bn_view *view);
 
+/* istd of the batch statistics, 0 when var == eps == 0 (PyTorch's InvStd). */
+double nnr_bn_batch_istd(double var, double epsilon);
+
 /* Per-channel scalar steps of the training forward (src/norm/batchnorm_channel.c),
  * float and double: the renorm correction r, d (step 4) and the running-statistics
  * update (step 6) of channel c. */

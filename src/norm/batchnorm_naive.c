@@ -91,7 +91,7 @@ nnr_status NNR_NAIVE(nnr_batchnorm_fwd_train)(const nnr_batchnorm_params *p, con
             const double var = sum_sq / m;
 
             /* step 3: inverse standard deviation  istd = (var + eps)^(-1/2) */
-            const double istd = 1.0 / sqrt(var + p->epsilon);
+            const double istd = nnr_bn_batch_istd(var, p->epsilon);
             cache->mean[j * C + c] = (nnr_real)mu;
             cache->istd[j * C + c] = (nnr_real)istd;
             mean_over_ghosts += mu / (double)G;
