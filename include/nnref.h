@@ -7,6 +7,7 @@
 
 #include "nnref/core.h"
 #include "nnref/batchnorm.h"
+#include "nnref/layernorm.h"
 #include "nnref/gradcheck.h"
 
 #endif /* NNREF_H */

@@ -31,6 +31,11 @@ static Suite *norm_suite(void)
     batchnorm_add_numerics(numerics);
     batchnorm_add_gradcheck(gradcheck);
     batchnorm_add_crosscheck(crosscheck);
+    layernorm_add_reference(reference);
+    layernorm_add_shapes(shapes);
+    layernorm_add_errors(errors);
+    layernorm_add_numerics(numerics);
+    layernorm_add_gradcheck(gradcheck);
 
     suite_add_tcase(s, reference);
     suite_add_tcase(s, gradcheck);

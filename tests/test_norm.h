@@ -15,4 +15,12 @@ void batchnorm_add_gradcheck(TCase *tc);
  * the AVX2 kernels are not compiled in or the CPU lacks AVX2/FMA. */
 void batchnorm_add_crosscheck(TCase *tc);
 
+/* tests/norm_layernorm.c: LayerNorm and RMSNorm */
+void layernorm_add_reference(TCase *tc);
+void layernorm_add_shapes(TCase *tc);
+void layernorm_add_errors(TCase *tc);
+void layernorm_add_numerics(TCase *tc);
+/* tests/norm_layernorm_gradcheck.c */
+void layernorm_add_gradcheck(TCase *tc);
+
 #endif /* NNR_TEST_NORM_H */

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include "nnref/core.h"
 #include "nnref/batchnorm.h"
+#include "nnref/layernorm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -165,6 +166,34 @@ typedef enum nnr_bn_gc_pass {
 nnr_status nnr_gradcheck_batchnorm(const nnr_batchnorm_params *p, const nnr_shape *shape,
                                    nnr_bn_gc_pass pass, uint64_t seed,
                                    const nnr_gc_options *options, nnr_gc_report *report);
+
+/**
+ * Ready-made check of the double naive LayerNorm kernels on random data drawn
+ * from @p seed: tensors x, gamma (if p->scale) and beta (if p->center).
+ * @param[in]  p        LayerNorm parameters (any set of axes).
+ * @param[in]  shape    input shape (small shapes: every entry is checked).
+ * @param[in]  seed     seed of the random x, gamma and beta.
+ * @param[in]  options  harness settings, or NULL for nnr_gc_defaults().
+ * @param[out] report   the per-tensor results.
+ * @return ::NNR_OK when the check ran (look at report->passed for the verdict);
+ *         an error naming the argument otherwise.
+ */
+nnr_status nnr_gradcheck_layernorm(const nnr_layernorm_params *p, const nnr_shape *shape, uint64_t seed,
+                                   const nnr_gc_options *options, nnr_gc_report *report);
+
+/**
+ * Ready-made check of the double naive RMSNorm kernels on random data drawn
+ * from @p seed: tensors x and scale (if p->scale).
+ * @param[in]  p        RMSNorm parameters (any set of axes).
+ * @param[in]  shape    input shape (small shapes: every entry is checked).
+ * @param[in]  seed     seed of the random x and scale.
+ * @param[in]  options  harness settings, or NULL for nnr_gc_defaults().
+ * @param[out] report   the per-tensor results.
+ * @return ::NNR_OK when the check ran (look at report->passed for the verdict);
+ *         an error naming the argument otherwise.
+ */
+nnr_status nnr_gradcheck_rmsnorm(const nnr_rmsnorm_params *p, const nnr_shape *shape, uint64_t seed,
+                                 const nnr_gc_options *options, nnr_gc_report *report);
 
 /** @} */
 

@@ -34,6 +34,10 @@ static void fill_naive(nnr_kernel_table *t)
     t->batchnorm_fwd_infer = nnr_batchnorm_fwd_infer_naive;
     t->batchnorm_bwd_train = nnr_batchnorm_bwd_train_naive;
     t->batchnorm_bwd_infer = nnr_batchnorm_bwd_infer_naive;
+    t->layernorm_fwd = nnr_layernorm_fwd_naive;
+    t->layernorm_bwd = nnr_layernorm_bwd_naive;
+    t->rmsnorm_fwd = nnr_rmsnorm_fwd_naive;
+    t->rmsnorm_bwd = nnr_rmsnorm_bwd_naive;
 }
 
 #ifdef NNR_HAVE_AVX2_BUILD

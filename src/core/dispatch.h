@@ -8,6 +8,7 @@
 
 #include "nnref/core.h"
 #include "nnref/batchnorm.h"
+#include "nnref/layernorm.h"
 
 typedef struct nnr_kernel_table {
     nnr_impl impl;
@@ -15,6 +16,10 @@ typedef struct nnr_kernel_table {
     nnr_batchnorm_fwd_infer_fn batchnorm_fwd_infer;
     nnr_batchnorm_bwd_train_fn batchnorm_bwd_train;
     nnr_batchnorm_bwd_infer_fn batchnorm_bwd_infer;
+    nnr_layernorm_fwd_fn layernorm_fwd;
+    nnr_layernorm_bwd_fn layernorm_bwd;
+    nnr_rmsnorm_fwd_fn rmsnorm_fwd;
+    nnr_rmsnorm_bwd_fn rmsnorm_bwd;
 } nnr_kernel_table;
 
 /* The table, filled at the first call. */
