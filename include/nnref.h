@@ -8,6 +8,7 @@
 #include "nnref/core.h"
 #include "nnref/batchnorm.h"
 #include "nnref/layernorm.h"
+#include "nnref/groupnorm.h"
 #include "nnref/gradcheck.h"
 
 #endif /* NNREF_H */

@@ -36,6 +36,11 @@ static Suite *norm_suite(void)
     layernorm_add_errors(errors);
     layernorm_add_numerics(numerics);
     layernorm_add_gradcheck(gradcheck);
+    groupnorm_add_reference(reference);
+    groupnorm_add_shapes(shapes);
+    groupnorm_add_errors(errors);
+    groupnorm_add_numerics(numerics);
+    groupnorm_add_gradcheck(gradcheck);
 
     suite_add_tcase(s, reference);
     suite_add_tcase(s, gradcheck);

@@ -22,5 +22,12 @@ void layernorm_add_errors(TCase *tc);
 void layernorm_add_numerics(TCase *tc);
 /* tests/norm_layernorm_gradcheck.c */
 void layernorm_add_gradcheck(TCase *tc);
+/* tests/norm_groupnorm.c (GroupNorm and InstanceNorm) */
+void groupnorm_add_reference(TCase *tc);
+void groupnorm_add_shapes(TCase *tc);
+void groupnorm_add_errors(TCase *tc);
+void groupnorm_add_numerics(TCase *tc);
+/* tests/norm_groupnorm_gradcheck.c */
+void groupnorm_add_gradcheck(TCase *tc);
 
 #endif /* NNR_TEST_NORM_H */

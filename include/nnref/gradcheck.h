@@ -29,6 +29,7 @@
 #include "nnref/core.h"
 #include "nnref/batchnorm.h"
 #include "nnref/layernorm.h"
+#include "nnref/groupnorm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -194,6 +195,34 @@ nnr_status nnr_gradcheck_layernorm(const nnr_layernorm_params *p, const nnr_shap
  */
 nnr_status nnr_gradcheck_rmsnorm(const nnr_rmsnorm_params *p, const nnr_shape *shape, uint64_t seed,
                                  const nnr_gc_options *options, nnr_gc_report *report);
+
+/**
+ * Ready-made check of the double naive GroupNorm kernels on random data drawn
+ * from @p seed: tensors x, gamma (if p->scale) and beta (if p->center).
+ * @param[in]  p        GroupNorm parameters.
+ * @param[in]  shape    input shape (small shapes: every entry is checked).
+ * @param[in]  seed     seed of the random x, gamma and beta.
+ * @param[in]  options  harness settings, or NULL for nnr_gc_defaults().
+ * @param[out] report   the per-tensor results.
+ * @return ::NNR_OK when the check ran (look at report->passed for the verdict);
+ *         an error naming the argument otherwise.
+ */
+nnr_status nnr_gradcheck_groupnorm(const nnr_groupnorm_params *p, const nnr_shape *shape, uint64_t seed,
+                                   const nnr_gc_options *options, nnr_gc_report *report);
+
+/**
+ * Ready-made check of InstanceNorm's double training entry points
+ * (nnr_instancenorm_fwd_train_naive_f64() and
+ * nnr_instancenorm_bwd_train_naive_f64()), as nnr_gradcheck_groupnorm().
+ * @param[in]  p        InstanceNorm parameters.
+ * @param[in]  shape    input shape.
+ * @param[in]  seed     seed of the random x, gamma and beta.
+ * @param[in]  options  harness settings, or NULL for nnr_gc_defaults().
+ * @param[out] report   the per-tensor results.
+ * @return ::NNR_OK when the check ran; an error naming the argument otherwise.
+ */
+nnr_status nnr_gradcheck_instancenorm(const nnr_instancenorm_params *p, const nnr_shape *shape, uint64_t seed,
+                                      const nnr_gc_options *options, nnr_gc_report *report);
 
 /** @} */
 

@@ -38,6 +38,8 @@ static void fill_naive(nnr_kernel_table *t)
     t->layernorm_bwd = nnr_layernorm_bwd_naive;
     t->rmsnorm_fwd = nnr_rmsnorm_fwd_naive;
     t->rmsnorm_bwd = nnr_rmsnorm_bwd_naive;
+    t->groupnorm_fwd = nnr_groupnorm_fwd_naive;
+    t->groupnorm_bwd = nnr_groupnorm_bwd_naive;
 }
 
 #ifdef NNR_HAVE_AVX2_BUILD

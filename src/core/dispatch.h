@@ -9,6 +9,7 @@
 #include "nnref/core.h"
 #include "nnref/batchnorm.h"
 #include "nnref/layernorm.h"
+#include "nnref/groupnorm.h"
 
 typedef struct nnr_kernel_table {
     nnr_impl impl;
@@ -20,6 +21,8 @@ typedef struct nnr_kernel_table {
     nnr_layernorm_bwd_fn layernorm_bwd;
     nnr_rmsnorm_fwd_fn rmsnorm_fwd;
     nnr_rmsnorm_bwd_fn rmsnorm_bwd;
+    nnr_groupnorm_fwd_fn groupnorm_fwd;
+    nnr_groupnorm_bwd_fn groupnorm_bwd;
 } nnr_kernel_table;
 
 /* The table, filled at the first call. */
