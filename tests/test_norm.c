@@ -36,6 +36,7 @@ static Suite *norm_suite(void)
     layernorm_add_errors(errors);
     layernorm_add_numerics(numerics);
     layernorm_add_gradcheck(gradcheck);
+    layernorm_add_crosscheck(crosscheck);
     groupnorm_add_reference(reference);
     groupnorm_add_shapes(shapes);
     groupnorm_add_errors(errors);

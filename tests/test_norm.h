@@ -22,6 +22,8 @@ void layernorm_add_errors(TCase *tc);
 void layernorm_add_numerics(TCase *tc);
 /* tests/norm_layernorm_gradcheck.c */
 void layernorm_add_gradcheck(TCase *tc);
+/* tests/norm_layernorm_crosscheck.c: adds nothing without usable AVX2 kernels. */
+void layernorm_add_crosscheck(TCase *tc);
 /* tests/norm_groupnorm.c (GroupNorm and InstanceNorm) */
 void groupnorm_add_reference(TCase *tc);
 void groupnorm_add_shapes(TCase *tc);

@@ -50,6 +50,10 @@ static void override_avx2(nnr_kernel_table *t)
     t->batchnorm_fwd_infer = nnr_batchnorm_fwd_infer_avx2;
     t->batchnorm_bwd_train = nnr_batchnorm_bwd_train_avx2;
     t->batchnorm_bwd_infer = nnr_batchnorm_bwd_infer_avx2;
+    t->layernorm_fwd = nnr_layernorm_fwd_avx2;
+    t->layernorm_bwd = nnr_layernorm_bwd_avx2;
+    t->rmsnorm_fwd = nnr_rmsnorm_fwd_avx2;
+    t->rmsnorm_bwd = nnr_rmsnorm_bwd_avx2;
 }
 #endif
 
