@@ -21,6 +21,10 @@ static size_t gn_impls(gn_impl out[2])
 {
     size_t n = 0;
     out[n++] = (gn_impl){"naive", nnr_groupnorm_fwd_naive, nnr_groupnorm_bwd_naive};
+#ifdef NNR_HAVE_AVX2_BUILD
+    if (nnr_avx2_usable())
+        out[n++] = (gn_impl){"avx2", nnr_groupnorm_fwd_avx2, nnr_groupnorm_bwd_avx2};
+#endif
     return n;
 }
 

@@ -42,6 +42,7 @@ static Suite *norm_suite(void)
     groupnorm_add_errors(errors);
     groupnorm_add_numerics(numerics);
     groupnorm_add_gradcheck(gradcheck);
+    groupnorm_add_crosscheck(crosscheck);
 
     suite_add_tcase(s, reference);
     suite_add_tcase(s, gradcheck);

@@ -31,5 +31,7 @@ void groupnorm_add_errors(TCase *tc);
 void groupnorm_add_numerics(TCase *tc);
 /* tests/norm_groupnorm_gradcheck.c */
 void groupnorm_add_gradcheck(TCase *tc);
+/* tests/norm_groupnorm_crosscheck.c: adds nothing without the AVX2 build */
+void groupnorm_add_crosscheck(TCase *tc);
 
 #endif /* NNR_TEST_NORM_H */

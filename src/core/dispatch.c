@@ -54,6 +54,8 @@ static void override_avx2(nnr_kernel_table *t)
     t->layernorm_bwd = nnr_layernorm_bwd_avx2;
     t->rmsnorm_fwd = nnr_rmsnorm_fwd_avx2;
     t->rmsnorm_bwd = nnr_rmsnorm_bwd_avx2;
+    t->groupnorm_fwd = nnr_groupnorm_fwd_avx2;
+    t->groupnorm_bwd = nnr_groupnorm_bwd_avx2;
 }
 #endif
 

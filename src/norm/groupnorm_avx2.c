@@ -1,0 +1,993 @@
+/*
+ * GroupNorm, AVX2 + FMA kernels (float). Same contract, same argument checks
+ * and the same arithmetic meaning as src/norm/groupnorm_naive.c, which is the
+ * reference: read that file first.
+ *
+ * Shapes (as in the naive kernels): x, y, dy, dx are (N, pre, C, post);
+ * gamma, beta, dgamma, dbeta (C); the cache (N, G). Group g of sample i is
+ * `pre` segments of cg*post contiguous floats (cg = C/G).
+ *
+ * Work is done one sample at a time, so the sample's slab (a 64x56x56
+ * activation is 802 KB) stays in L2 between the reductions and the
+ * elementwise pass: DRAM sees about one read of x and one write of y.
+ * Two loop orders:
+ *  - segment path (post > 1, or groups wider than NNR_CHANNEL_BLOCK
+ *    channels): one group at a time; reduce its segments, then normalize them
+ *    while they are still in L1/L2. channels_first: one segment of cg*HW
+ *    contiguous floats per group.
+ *  - row path (post == 1, channels_last, groups of at most
+ *    NNR_CHANNEL_BLOCK channels): each of the pre rows holds C contiguous
+ *    channels, and a group is only cg of them (2 for GroupNorm(32) on 64
+ *    channels). The reductions keep 32 channels in four ymm accumulators and
+ *    walk the rows; per-channel sums are then added into their groups. A
+ *    block of whole groups of at most NNR_CHANNEL_BLOCK channels is done at a
+ *    time, its per-channel coefficients in small stack arrays.
+ *
+ * Precision, as in batchnorm_avx2.c: float lanes accumulate over at most
+ * NNR_FLUSH_FLOATS values (segment path) or NNR_MAX_ROWS_PER_FLUSH rows (row
+ * path) and are then flushed into double. The variance is the shifted form
+ * around hi = (float)mean: S1 = sum(x - hi), S2 = sum((x - hi)^2),
+ * var = S2/m - (S1/m)^2; x - hi is exact for values within a factor 2 of the
+ * mean (Sterbenz) and a constant group gives S1 = S2 = 0 exactly. The mean
+ * is kept as hi + lo (lo = mean - hi in float), and x is centred as
+ * (x - hi) - lo, as accurate as the naive kernel's double subtraction; a
+ * constant group has lo = 0 and gives y == beta exactly.
+ *
+ * dgamma and dbeta are sums over the samples too: each sample's per-channel
+ * sums are formed in double and added into the float outputs, so they round
+ * N times (not once as in the naive kernel); norm_groupnorm_crosscheck.c
+ * bounds that.
+ *
+ * Outputs of at least NNR_STREAM_MIN_BYTES are written with non-temporal
+ * stores after peeling the destination to 32-byte alignment: the kernel does
+ * not read them back, and streaming saves the read-for-ownership of every line.
+ */
+#include "config.h"
+
+#if !defined(__AVX2__) || !defined(__FMA__)
+#error "groupnorm_avx2.c must be compiled with AVX2 and FMA enabled (-mavx2 -mfma)"
+#endif
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include "groupnorm_internal.h"
+
+#define NNR_F32_PER_YMM 8
+/* Segment path: floats reduced in float lanes before flushing to double. */
+#define NNR_FLUSH_FLOATS 1024
+/* Row path: rows reduced in float lanes before flushing to double. */
+#define NNR_MAX_ROWS_PER_FLUSH 256
+/* Row path: channels per block of whole groups (stack scratch arrays). */
+#define NNR_CHANNEL_BLOCK 256
+/* Row path: channels per register tile of the reductions (4 ymm). */
+#define NNR_TILE_CHANNELS 32
+/* Row path: bytes of rows ahead that the first tile's walk prefetches. */
+#define NNR_PREFETCH_BYTES (16 * 1024)
+/* Scratch arrays are padded by one vector so a masked tail may read past the block. */
+#define NNR_SCRATCH (NNR_CHANNEL_BLOCK + NNR_F32_PER_YMM)
+/* Outputs at least this large are written with non-temporal stores (4x L2). */
+#define NNR_STREAM_MIN_BYTES ((size_t)8 << 20)
+
+#define NNR_INLINE static inline __attribute__((always_inline))
+
+/* mask_first(n): the first n lanes set (n in 0..8). */
+static const int32_t mask_table[2 * NNR_F32_PER_YMM] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                        0,  0,  0,  0,  0,  0,  0,  0};
+
+NNR_INLINE __m256i mask_first(size_t n)
+{
+    return _mm256_loadu_si256((const __m256i *)&mask_table[NNR_F32_PER_YMM - n]);
+}
+
+/* Sum of the 8 lanes, added in double. */
+NNR_INLINE double hsum_to_double(__m256 v)
+{
+    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+    __m256d s = _mm256_add_pd(lo, hi);
+    __m128d t = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+    t = _mm_add_sd(t, _mm_unpackhi_pd(t, t));
+    return _mm_cvtsd_f64(t);
+}
+
+/* acc[0..8) += the 8 lanes of v, in double. */
+NNR_INLINE void flush_lanes(double *acc, __m256 v)
+{
+    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+    _mm256_storeu_pd(acc, _mm256_add_pd(_mm256_loadu_pd(acc), lo));
+    _mm256_storeu_pd(acc + 4, _mm256_add_pd(_mm256_loadu_pd(acc + 4), hi));
+}
+
+/* Lanes to peel so that dst + peel is 32-byte aligned (0 if not streaming). */
+NNR_INLINE size_t stream_peel(const float *dst, size_t len, int stream)
+{
+    if (!stream)
+        return 0;
+    size_t peel = ((32 - ((uintptr_t)dst & 31)) & 31) / sizeof(float);
+    return peel < len ? peel : len;
+}
+
+NNR_INLINE void store_out(float *dst, __m256 v, int stream)
+{
+    if (stream)
+        _mm256_stream_ps(dst, v);
+    else
+        _mm256_storeu_ps(dst, v);
+}
+
+/* A coefficient vector: lanes k..k+8 of coef (step 1) or coef[0] broadcast (step 0). */
+NNR_INLINE __m256 load_coef(const float *coef, size_t k, int step)
+{
+    return step ? _mm256_loadu_ps(coef + k) : _mm256_broadcast_ss(coef);
+}
+
+static size_t segment_offset(const gn_view *v, size_t i, size_t p, size_t g)
+{
+    return ((i * v->pre + p) * v->c + g * v->cg) * v->post;
+}
+
+/* ========================================================================= */
+/* Elementwise passes over one contiguous run of len floats                   */
+/* ========================================================================= */
+
+/* Step 4 of the naive forward: y = A * ((x - hi) - lo) + B, with A = gamma*istd
+ * and B = beta per channel (step 1) or broadcast (step 0). */
+NNR_INLINE void affine_run(const float *x, float *y, size_t len, __m256 hi, __m256 lo, const float *a,
+                           const float *b, int step, int stream)
+{
+    const size_t peel = stream_peel(y, len, stream);
+    const size_t n_vec = (len - peel) / NNR_F32_PER_YMM;
+    const size_t n_tail = (len - peel) % NNR_F32_PER_YMM;
+    size_t k = 0;
+
+    if (peel) {
+        const __m256i mask = mask_first(peel);
+        __m256 c = _mm256_sub_ps(_mm256_sub_ps(_mm256_maskload_ps(x, mask), hi), lo);
+        _mm256_maskstore_ps(y, mask, _mm256_fmadd_ps(c, load_coef(a, 0, step), load_coef(b, 0, step)));
+        k = peel;
+    }
+    for (size_t v = 0; v < n_vec; v++, k += NNR_F32_PER_YMM) {
+        __m256 c = _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + k), hi), lo);
+        store_out(y + k, _mm256_fmadd_ps(c, load_coef(a, k, step), load_coef(b, k, step)), stream);
+    }
+    if (n_tail) {
+        const __m256i mask = mask_first(n_tail);
+        __m256 c = _mm256_sub_ps(_mm256_sub_ps(_mm256_maskload_ps(x + k, mask), hi), lo);
+        _mm256_maskstore_ps(y + k, mask, _mm256_fmadd_ps(c, load_coef(a, k, step), load_coef(b, k, step)));
+    }
+}
+
+/* Backward: dx = istd*(gamma*dy - mean(dx_hat) - x_hat*mean(dx_hat*x_hat)) as
+ * dx = A*dy + (Bc*((x - hi) - lo) + Cc), A = istd*gamma (term 1),
+ * Cc = -istd*mean(dx_hat) (term 2), Bc = -istd^2*mean(dx_hat*x_hat) (term 3). */
+NNR_INLINE void dx_run(const float *x, const float *dy, float *dx, size_t len, __m256 hi, __m256 lo,
+                       const float *a, __m256 bc, __m256 cc, int step, int stream)
+{
+    const size_t peel = stream_peel(dx, len, stream);
+    const size_t n_vec = (len - peel) / NNR_F32_PER_YMM;
+    const size_t n_tail = (len - peel) % NNR_F32_PER_YMM;
+    size_t k = 0;
+
+    if (peel) {
+        const __m256i mask = mask_first(peel);
+        __m256 c = _mm256_sub_ps(_mm256_sub_ps(_mm256_maskload_ps(x, mask), hi), lo);
+        __m256 t23 = _mm256_fmadd_ps(c, bc, cc);
+        _mm256_maskstore_ps(dx, mask, _mm256_fmadd_ps(_mm256_maskload_ps(dy, mask), load_coef(a, 0, step), t23));
+        k = peel;
+    }
+    for (size_t v = 0; v < n_vec; v++, k += NNR_F32_PER_YMM) {
+        __m256 c = _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + k), hi), lo);
+        __m256 t23 = _mm256_fmadd_ps(c, bc, cc);
+        store_out(dx + k, _mm256_fmadd_ps(_mm256_loadu_ps(dy + k), load_coef(a, k, step), t23), stream);
+    }
+    if (n_tail) {
+        const __m256i mask = mask_first(n_tail);
+        __m256 c = _mm256_sub_ps(_mm256_sub_ps(_mm256_maskload_ps(x + k, mask), hi), lo);
+        __m256 t23 = _mm256_fmadd_ps(c, bc, cc);
+        _mm256_maskstore_ps(dx + k, mask,
+                            _mm256_fmadd_ps(_mm256_maskload_ps(dy + k, mask), load_coef(a, k, step), t23));
+    }
+}
+
+/* ========================================================================= */
+/* Reductions over one contiguous run                                         */
+/* ========================================================================= */
+
+/* *s1 += sum(x - shift), *s2 += sum((x - shift)^2); shift 0 gives the plain sum in *s1. */
+static void run_shifted_sums(const float *x, size_t len, float shift, double *s1, double *s2)
+{
+    const __m256 k = _mm256_set1_ps(shift);
+    size_t done = 0;
+    while (done < len) {
+        const size_t chunk = len - done < NNR_FLUSH_FLOATS ? len - done : NNR_FLUSH_FLOATS;
+        const float *row = x + done;
+        const size_t n_pair = chunk / (2 * NNR_F32_PER_YMM);
+        const size_t n_vec = (chunk % (2 * NNR_F32_PER_YMM)) / NNR_F32_PER_YMM;
+        const size_t n_tail = chunk % NNR_F32_PER_YMM;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, q0 = a0, q1 = a0;
+        size_t i = 0;
+        for (size_t v = 0; v < n_pair; v++, i += 2 * NNR_F32_PER_YMM) {
+            __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(row + i), k);
+            __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(row + i + 8), k);
+            a0 = _mm256_add_ps(a0, d0); q0 = _mm256_fmadd_ps(d0, d0, q0);
+            a1 = _mm256_add_ps(a1, d1); q1 = _mm256_fmadd_ps(d1, d1, q1);
+        }
+        for (size_t v = 0; v < n_vec; v++, i += NNR_F32_PER_YMM) {
+            __m256 d = _mm256_sub_ps(_mm256_loadu_ps(row + i), k);
+            a0 = _mm256_add_ps(a0, d);
+            q0 = _mm256_fmadd_ps(d, d, q0);
+        }
+        /* Tail: masked-off lanes load 0, so x - K is cleared with the mask. */
+        if (n_tail) {
+            const __m256i mask = mask_first(n_tail);
+            __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(row + i, mask), k),
+                                     _mm256_castsi256_ps(mask));
+            a1 = _mm256_add_ps(a1, d);
+            q1 = _mm256_fmadd_ps(d, d, q1);
+        }
+        *s1 += hsum_to_double(_mm256_add_ps(a0, a1));
+        *s2 += hsum_to_double(_mm256_add_ps(q0, q1));
+        done += chunk;
+    }
+}
+
+/* Backward reductions: *sdy += sum(dy), *sdyx += sum(dy * (x - hi)). */
+static void run_dy_sums(const float *x, const float *dy, size_t len, float hi, double *sdy, double *sdyx)
+{
+    const __m256 h = _mm256_set1_ps(hi);
+    size_t done = 0;
+    while (done < len) {
+        const size_t chunk = len - done < NNR_FLUSH_FLOATS ? len - done : NNR_FLUSH_FLOATS;
+        const float *xr = x + done, *dr = dy + done;
+        const size_t n_pair = chunk / (2 * NNR_F32_PER_YMM);
+        const size_t n_vec = (chunk % (2 * NNR_F32_PER_YMM)) / NNR_F32_PER_YMM;
+        const size_t n_tail = chunk % NNR_F32_PER_YMM;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, q0 = a0, q1 = a0;
+        size_t i = 0;
+        for (size_t v = 0; v < n_pair; v++, i += 2 * NNR_F32_PER_YMM) {
+            __m256 g0 = _mm256_loadu_ps(dr + i), g1 = _mm256_loadu_ps(dr + i + 8);
+            a0 = _mm256_add_ps(a0, g0);
+            a1 = _mm256_add_ps(a1, g1);
+            q0 = _mm256_fmadd_ps(g0, _mm256_sub_ps(_mm256_loadu_ps(xr + i), h), q0);
+            q1 = _mm256_fmadd_ps(g1, _mm256_sub_ps(_mm256_loadu_ps(xr + i + 8), h), q1);
+        }
+        for (size_t v = 0; v < n_vec; v++, i += NNR_F32_PER_YMM) {
+            __m256 g = _mm256_loadu_ps(dr + i);
+            a0 = _mm256_add_ps(a0, g);
+            q0 = _mm256_fmadd_ps(g, _mm256_sub_ps(_mm256_loadu_ps(xr + i), h), q0);
+        }
+        /* Tail: dy loads 0 in masked-off lanes, which clears both products. */
+        if (n_tail) {
+            const __m256i mask = mask_first(n_tail);
+            __m256 g = _mm256_maskload_ps(dr + i, mask);
+            a1 = _mm256_add_ps(a1, g);
+            q1 = _mm256_fmadd_ps(g, _mm256_sub_ps(_mm256_maskload_ps(xr + i, mask), h), q1);
+        }
+        *sdy += hsum_to_double(_mm256_add_ps(a0, a1));
+        *sdyx += hsum_to_double(_mm256_add_ps(q0, q1));
+        done += chunk;
+    }
+}
+
+/* Group statistics from the shifted sums: mean = hi + S1/m, var = S2/m - (S1/m)^2 (>= 0). */
+static void finish_stats(double hi, double s1, double s2, double m, double eps, double *mean, double *var,
+                         double *istd)
+{
+    const double d = s1 / m;
+    double v = s2 / m - d * d;
+    if (v < 0.0)
+        v = 0.0;               /* rounding only: S2/m >= (S1/m)^2 mathematically */
+    *mean = hi + d;
+    *var = v;
+    *istd = 1.0 / sqrt(v + eps);
+}
+
+static void store_cache(const nnr_groupnorm_cache *cache, size_t at, double mean, double var, double istd)
+{
+    cache->mean[at] = (float)mean;
+    cache->istd[at] = (float)istd;
+    if (cache->var != NULL)
+        cache->var[at] = (float)var;
+}
+
+/* ========================================================================= */
+/* Segment path: one group at a time                                          */
+/* ========================================================================= */
+
+static void fwd_segments(const nnr_groupnorm_params *p, const gn_view *v, size_t i, size_t g, const float *x,
+                         const float *gamma, const float *beta, float *y, const nnr_groupnorm_cache *cache,
+                         int stream)
+{
+    const size_t seg_len = v->cg * v->post;
+    const double m = (double)v->m;
+
+    /* step 1: a first mean (plain sum), the shift of step 2 */
+    double s0 = 0.0, unused = 0.0;
+    for (size_t pi = 0; pi < v->pre; pi++)
+        run_shifted_sums(x + segment_offset(v, i, pi, g), seg_len, 0.0f, &s0, &unused);
+    const float shift = (float)(s0 / m);
+
+    /* step 2: shifted sums around it; mean, var, istd */
+    double s1 = 0.0, s2 = 0.0;
+    for (size_t pi = 0; pi < v->pre; pi++)
+        run_shifted_sums(x + segment_offset(v, i, pi, g), seg_len, shift, &s1, &s2);
+    double mean, var, istd;
+    finish_stats(shift, s1, s2, m, p->epsilon, &mean, &var, &istd);
+    store_cache(cache, i * v->groups + g, mean, var, istd);
+
+    /* step 4: y = gamma_c * ((x - hi) - lo) * istd + beta_c, per channel run */
+    const float hi_f = (float)mean;
+    const __m256 hi = _mm256_set1_ps(hi_f), lo = _mm256_set1_ps((float)(mean - hi_f));
+    for (size_t pi = 0; pi < v->pre; pi++) {
+        const size_t off = segment_offset(v, i, pi, g);
+        if (v->post == 1) {
+            /* a wide group in channels_last: per-element coefficients (padded:
+             * the masked tail still loads a whole coefficient vector) */
+            float a[NNR_SCRATCH] = {0}, b[NNR_SCRATCH] = {0};
+            for (size_t c0 = 0; c0 < v->cg; c0 += NNR_CHANNEL_BLOCK) {
+                const size_t w = v->cg - c0 < NNR_CHANNEL_BLOCK ? v->cg - c0 : NNR_CHANNEL_BLOCK;
+                for (size_t k = 0; k < w; k++) {
+                    const size_t c = g * v->cg + c0 + k;
+                    a[k] = (float)((p->scale ? gamma[c] : 1.0) * istd);
+                    b[k] = p->center ? beta[c] : 0.0f;
+                }
+                affine_run(x + off + c0, y + off + c0, w, hi, lo, a, b, 1, stream);
+            }
+        } else {
+            for (size_t cc = 0; cc < v->cg; cc++) {
+                const size_t c = g * v->cg + cc;
+                const float a = (float)((p->scale ? gamma[c] : 1.0) * istd);
+                const float b = p->center ? beta[c] : 0.0f;
+                affine_run(x + off + cc * v->post, y + off + cc * v->post, v->post, hi, lo, &a, &b, 0, stream);
+            }
+        }
+    }
+}
+
+static void bwd_segments(const nnr_groupnorm_params *p, const gn_view *v, size_t i, size_t g, const float *x,
+                         const float *gamma, const nnr_groupnorm_cache *cache, const float *dy, float *dx,
+                         float *dgamma, float *dbeta, int stream)
+{
+    const double mean = cache->mean[i * v->groups + g];
+    const double istd = cache->istd[i * v->groups + g];
+    const float hi_f = (float)mean;
+    const double lo_d = mean - hi_f;
+    const double m = (double)v->m;
+
+    /* per channel: sum(dy), sum(dy * x_hat); over the group sum(dx_hat), sum(dx_hat * x_hat) */
+    double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
+    for (size_t cc = 0; cc < v->cg; cc++) {
+        const size_t c = g * v->cg + cc;
+        double sdy = 0.0, sdyx = 0.0;
+        for (size_t pi = 0; pi < v->pre; pi++) {
+            const size_t off = segment_offset(v, i, pi, g) + cc * v->post;
+            run_dy_sums(x + off, dy + off, v->post, hi_f, &sdy, &sdyx);
+        }
+        const double sdy_xhat = (sdyx - lo_d * sdy) * istd;   /* sum dy*((x - hi) - lo)*istd */
+        const double gc = p->scale ? gamma[c] : 1.0;
+        sum_dxhat += gc * sdy;
+        sum_dxhat_xhat += gc * sdy_xhat;
+        if (p->scale)
+            dgamma[c] = (float)(dgamma[c] + sdy_xhat);
+        if (p->center)
+            dbeta[c] = (float)(dbeta[c] + sdy);
+    }
+
+    const __m256 hi = _mm256_set1_ps(hi_f), lo = _mm256_set1_ps((float)lo_d);
+    const __m256 cc_v = _mm256_set1_ps((float)(-istd * sum_dxhat / m));
+    const __m256 bc_v = _mm256_set1_ps((float)(-istd * istd * sum_dxhat_xhat / m));
+    for (size_t pi = 0; pi < v->pre; pi++) {
+        const size_t off = segment_offset(v, i, pi, g);
+        if (v->post == 1) {
+            float a[NNR_SCRATCH] = {0};
+            for (size_t c0 = 0; c0 < v->cg; c0 += NNR_CHANNEL_BLOCK) {
+                const size_t w = v->cg - c0 < NNR_CHANNEL_BLOCK ? v->cg - c0 : NNR_CHANNEL_BLOCK;
+                for (size_t k = 0; k < w; k++)
+                    a[k] = (float)((p->scale ? gamma[g * v->cg + c0 + k] : 1.0) * istd);
+                dx_run(x + off + c0, dy + off + c0, dx + off + c0, w, hi, lo, a, bc_v, cc_v, 1, stream);
+            }
+        } else {
+            for (size_t cc = 0; cc < v->cg; cc++) {
+                const size_t c = g * v->cg + cc, r = off + cc * v->post;
+                const float a = (float)((p->scale ? gamma[c] : 1.0) * istd);
+                dx_run(x + r, dy + r, dx + r, v->post, hi, lo, &a, bc_v, cc_v, 0, stream);
+            }
+        }
+    }
+}
+
+/* ========================================================================= */
+/* Row path (post == 1): blocks of whole groups, channels in register tiles    */
+/* ========================================================================= */
+
+/*
+ * The tiles of a block walk the same rows one after another, each reading
+ * only 128 bytes of a row; the hardware prefetchers do not follow that
+ * pattern from DRAM. The first tile therefore prefetches the block's whole
+ * row NNR_PREFETCH_BYTES ahead, and the later tiles find it in cache.
+ */
+NNR_INLINE void prefetch_block_row(const float *row, size_t w)
+{
+    for (size_t k = 0; k < w; k += 64 / sizeof(float))
+        _mm_prefetch((const char *)(row + k), _MM_HINT_T0);
+}
+
+NNR_INLINE size_t prefetch_rows_ahead(size_t C)
+{
+    const size_t rows = NNR_PREFETCH_BYTES / (C * sizeof(float));
+    return rows ? rows : 1;
+}
+
+/*
+ * Per-channel sums over the pre rows of sample i for channels [c0, c0 + w),
+ * w <= NNR_CHANNEL_BLOCK: s1[k] += sum(x - shift[k]), s2[k] += sum((x - shift[k])^2)
+ * (s2 may be NULL: then only s1). shift has w + 8 readable entries.
+ */
+static void rows_shifted_sums(const gn_view *v, const float *x_sample, size_t c0, size_t w, const float *shift,
+                              double *s1, double *s2)
+{
+    const size_t C = v->c, rows = v->pre, ahead = prefetch_rows_ahead(C);
+    for (size_t t0 = 0; t0 < w; t0 += NNR_TILE_CHANNELS) {
+        const size_t tw = w - t0 < NNR_TILE_CHANNELS ? w - t0 : NNR_TILE_CHANNELS;
+        /* the tile's four vectors: full, or masked to the channels that exist */
+        __m256i mk[4];
+        for (size_t q = 0; q < 4; q++) {
+            const size_t lanes = tw > q * 8 ? (tw - q * 8 < 8 ? tw - q * 8 : 8) : 0;
+            mk[q] = mask_first(lanes);
+        }
+        const __m256 k0 = _mm256_loadu_ps(shift + t0), k1 = _mm256_loadu_ps(shift + t0 + 8);
+        const __m256 k2 = _mm256_loadu_ps(shift + t0 + 16), k3 = _mm256_loadu_ps(shift + t0 + 24);
+        const __m256 f0 = _mm256_castsi256_ps(mk[0]), f1 = _mm256_castsi256_ps(mk[1]);
+        const __m256 f2 = _mm256_castsi256_ps(mk[2]), f3 = _mm256_castsi256_ps(mk[3]);
+        for (size_t r0 = 0; r0 < rows; r0 += NNR_MAX_ROWS_PER_FLUSH) {
+            const size_t r1 = rows - r0 < NNR_MAX_ROWS_PER_FLUSH ? rows : r0 + NNR_MAX_ROWS_PER_FLUSH;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, q0 = a0, q1 = a0, q2 = a0, q3 = a0;
+            const float *row = x_sample + r0 * C + c0 + t0;
+            for (size_t r = r0; r < r1; r++, row += C) {
+                if (t0 == 0 && r + ahead < rows)
+                    prefetch_block_row(row + ahead * C, w);
+                /* masked lanes load 0; the and clears their 0 - shift */
+                __m256 d0 = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(row, mk[0]), k0), f0);
+                __m256 d1 = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(row + 8, mk[1]), k1), f1);
+                __m256 d2 = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(row + 16, mk[2]), k2), f2);
+                __m256 d3 = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(row + 24, mk[3]), k3), f3);
+                a0 = _mm256_add_ps(a0, d0); q0 = _mm256_fmadd_ps(d0, d0, q0);
+                a1 = _mm256_add_ps(a1, d1); q1 = _mm256_fmadd_ps(d1, d1, q1);
+                a2 = _mm256_add_ps(a2, d2); q2 = _mm256_fmadd_ps(d2, d2, q2);
+                a3 = _mm256_add_ps(a3, d3); q3 = _mm256_fmadd_ps(d3, d3, q3);
+            }
+            flush_lanes(s1 + t0, a0); flush_lanes(s1 + t0 + 8, a1);
+            flush_lanes(s1 + t0 + 16, a2); flush_lanes(s1 + t0 + 24, a3);
+            if (s2 != NULL) {
+                flush_lanes(s2 + t0, q0); flush_lanes(s2 + t0 + 8, q1);
+                flush_lanes(s2 + t0 + 16, q2); flush_lanes(s2 + t0 + 24, q3);
+            }
+        }
+    }
+}
+
+/* Backward per-channel sums: sdy[k] += sum(dy), sdyx[k] += sum(dy * (x - hi[k])). */
+static void rows_dy_sums(const gn_view *v, const float *x_sample, const float *dy_sample, size_t c0, size_t w,
+                         const float *hi, double *sdy, double *sdyx)
+{
+    const size_t C = v->c, rows = v->pre, ahead = prefetch_rows_ahead(C);
+    for (size_t t0 = 0; t0 < w; t0 += NNR_TILE_CHANNELS) {
+        const size_t tw = w - t0 < NNR_TILE_CHANNELS ? w - t0 : NNR_TILE_CHANNELS;
+        __m256i mk[4];
+        for (size_t q = 0; q < 4; q++) {
+            const size_t lanes = tw > q * 8 ? (tw - q * 8 < 8 ? tw - q * 8 : 8) : 0;
+            mk[q] = mask_first(lanes);
+        }
+        const __m256 h0 = _mm256_loadu_ps(hi + t0), h1 = _mm256_loadu_ps(hi + t0 + 8);
+        const __m256 h2 = _mm256_loadu_ps(hi + t0 + 16), h3 = _mm256_loadu_ps(hi + t0 + 24);
+        for (size_t r0 = 0; r0 < rows; r0 += NNR_MAX_ROWS_PER_FLUSH) {
+            const size_t r1 = rows - r0 < NNR_MAX_ROWS_PER_FLUSH ? rows : r0 + NNR_MAX_ROWS_PER_FLUSH;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, q0 = a0, q1 = a0, q2 = a0, q3 = a0;
+            const size_t base = r0 * C + c0 + t0;
+            const float *xr = x_sample + base, *dr = dy_sample + base;
+            /* masked-off lanes of dy load 0, which clears both products */
+            for (size_t r = r0; r < r1; r++, xr += C, dr += C) {
+                if (t0 == 0 && r + ahead < rows) {
+                    prefetch_block_row(xr + ahead * C, w);
+                    prefetch_block_row(dr + ahead * C, w);
+                }
+                __m256 g0 = _mm256_maskload_ps(dr, mk[0]), g1 = _mm256_maskload_ps(dr + 8, mk[1]);
+                __m256 g2 = _mm256_maskload_ps(dr + 16, mk[2]), g3 = _mm256_maskload_ps(dr + 24, mk[3]);
+                a0 = _mm256_add_ps(a0, g0); a1 = _mm256_add_ps(a1, g1);
+                a2 = _mm256_add_ps(a2, g2); a3 = _mm256_add_ps(a3, g3);
+                q0 = _mm256_fmadd_ps(g0, _mm256_sub_ps(_mm256_maskload_ps(xr, mk[0]), h0), q0);
+                q1 = _mm256_fmadd_ps(g1, _mm256_sub_ps(_mm256_maskload_ps(xr + 8, mk[1]), h1), q1);
+                q2 = _mm256_fmadd_ps(g2, _mm256_sub_ps(_mm256_maskload_ps(xr + 16, mk[2]), h2), q2);
+                q3 = _mm256_fmadd_ps(g3, _mm256_sub_ps(_mm256_maskload_ps(xr + 24, mk[3]), h3), q3);
+            }
+            flush_lanes(sdy + t0, a0); flush_lanes(sdy + t0 + 8, a1);
+            flush_lanes(sdy + t0 + 16, a2); flush_lanes(sdy + t0 + 24, a3);
+            flush_lanes(sdyx + t0, q0); flush_lanes(sdyx + t0 + 8, q1);
+            flush_lanes(sdyx + t0 + 16, q2); flush_lanes(sdyx + t0 + 24, q3);
+        }
+    }
+}
+
+/* Groups per row-path block: whole groups of at most NNR_CHANNEL_BLOCK channels. */
+static size_t block_groups(const gn_view *v)
+{
+    return NNR_CHANNEL_BLOCK / v->cg;
+}
+
+/* Per-channel scratch of one block (padded so tile loads may read past w). */
+typedef struct rows_block {
+    double s1[NNR_SCRATCH], s2[NNR_SCRATCH];
+    float hi[NNR_SCRATCH], lo[NNR_SCRATCH], a[NNR_SCRATCH], b[NNR_SCRATCH];
+} rows_block;
+
+/*
+ * When a block is the whole row (w == C), the sample's pre rows are one
+ * contiguous slab of pre*C floats whose coefficients repeat with period C.
+ * Walking it linearly lets the streaming stores write whole cache lines (a
+ * row of 64 channels is 256 bytes; peeling each row separately would mix
+ * streaming and ordinary stores in the same lines). The coefficient arrays
+ * get copies of their first 8 periodic entries at [C, C + 8), so a vector
+ * starting at any channel j < C reads lanes j..j+8 without wrapping.
+ */
+static void extend_periodic(float *coef, size_t C)
+{
+    for (size_t k = 0; k < NNR_F32_PER_YMM; k++)
+        coef[C + k] = coef[k % C];
+}
+
+NNR_INLINE size_t next_channel(size_t j, size_t C)
+{
+    j += NNR_F32_PER_YMM;
+    while (j >= C)
+        j -= C;
+    return j;
+}
+
+/* y = a_j * ((x - hi_j) - lo_j) + b_j over a slab of len floats, j = channel of each value. */
+static void affine_slab(const float *x, float *y, size_t len, size_t C, const rows_block *sb, int stream)
+{
+    const size_t peel = stream_peel(y, len, stream);
+    const size_t n_vec = (len - peel) / NNR_F32_PER_YMM, n_tail = (len - peel) % NNR_F32_PER_YMM;
+    size_t k = 0, j = 0;
+#define GN_AFFINE_VEC(xv, j_)                                                                                  _mm256_fmadd_ps(_mm256_sub_ps(_mm256_sub_ps(xv, _mm256_loadu_ps(sb->hi + (j_))), _mm256_loadu_ps(sb->lo + (j_))),                     _mm256_loadu_ps(sb->a + (j_)), _mm256_loadu_ps(sb->b + (j_)))
+    if (peel) {
+        const __m256i mask = mask_first(peel);
+        _mm256_maskstore_ps(y, mask, GN_AFFINE_VEC(_mm256_maskload_ps(x, mask), 0));
+        k = peel;
+        j = peel % C;
+    }
+    for (size_t q = 0; q < n_vec; q++, k += NNR_F32_PER_YMM) {
+        store_out(y + k, GN_AFFINE_VEC(_mm256_loadu_ps(x + k), j), stream);
+        j = next_channel(j, C);
+    }
+    if (n_tail) {
+        const __m256i mask = mask_first(n_tail);
+        _mm256_maskstore_ps(y + k, mask, GN_AFFINE_VEC(_mm256_maskload_ps(x + k, mask), j));
+    }
+#undef GN_AFFINE_VEC
+}
+
+/*
+ * Reductions over the same whole-row slab, read linearly (the hardware
+ * prefetchers follow a linear walk from DRAM; the tile walks of
+ * rows_shifted_sums read 128 bytes of every row and need software prefetch).
+ * Per-channel float lanes live in small arrays indexed by the channel j of
+ * each vector's first value: acc[j..j+8) += v. A vector that runs past the
+ * row end puts its last lanes in acc[C..C+8), folded back into channel
+ * i mod C at the flush. Chunks of NNR_MAX_ROWS_PER_FLUSH rows (a multiple of
+ * 8 floats, so only the slab's end has a tail) are flushed into double.
+ * shift (and hi) must be extended with extend_periodic.
+ */
+static void slab_plain_sums(const float *x, size_t len, size_t C, double *s1)
+{
+    float a1[NNR_SCRATCH];
+    const size_t chunk = NNR_MAX_ROWS_PER_FLUSH * C;
+    size_t k = 0, j = 0;
+    while (k < len) {
+        const size_t end = len - k < chunk ? len : k + chunk;
+        for (size_t i = 0; i < C + NNR_F32_PER_YMM; i++)
+            a1[i] = 0.0f;
+        for (; k + NNR_F32_PER_YMM <= end; k += NNR_F32_PER_YMM) {
+            _mm256_storeu_ps(a1 + j, _mm256_add_ps(_mm256_loadu_ps(a1 + j), _mm256_loadu_ps(x + k)));
+            j = next_channel(j, C);
+        }
+        if (k < end) {
+            const __m256i mask = mask_first(end - k);
+            _mm256_storeu_ps(a1 + j, _mm256_add_ps(_mm256_loadu_ps(a1 + j), _mm256_maskload_ps(x + k, mask)));
+            k = end;
+        }
+        for (size_t i = C; i < C + NNR_F32_PER_YMM; i++)
+            a1[i % C] += a1[i];
+        for (size_t c = 0; c < C; c++)
+            s1[c] += a1[c];
+    }
+}
+
+static void slab_shifted_sums(const float *x, size_t len, size_t C, const float *shift, double *s1, double *s2);
+
+/* Bytes of rows per chunk of slab_chunked_stats: the chunk stays in L1d between its two passes. */
+#define NNR_L1_CHUNK_BYTES (32 * 1024)
+
+/* Chan et al.'s merge of (n_b, mean_b, m2_b) into (n_a, mean_a, m2_a). */
+static void chan_merge(double *n_a, double *mean_a, double *m2_a, double n_b, double mean_b, double m2_b)
+{
+    const double n = *n_a + n_b, delta = mean_b - *mean_a;
+    *mean_a += delta * n_b / n;
+    *m2_a += m2_b + delta * delta * (*n_a) * n_b / n;
+    *n_a = n;
+}
+
+/*
+ * Per-channel mean and sum of squared deviations (m2) over a whole-row slab
+ * in ONE read from DRAM: chunks of rows small enough for L1 are summed, then
+ * reduced again around their own per-channel mean (so the shifted form never
+ * depends on a far-off first value), and the chunks are merged with Chan's
+ * update in double. Saves the second pass over the 802 KB slab that the
+ * plain two-pass form would take from L2.
+ */
+static void slab_chunked_stats(const float *x, size_t len, size_t C, double *mean, double *m2, float *shift,
+                               double *s1, double *s2)
+{
+    size_t rows = NNR_L1_CHUNK_BYTES / (C * sizeof(float));
+    rows = rows < NNR_F32_PER_YMM ? NNR_F32_PER_YMM : rows & ~(size_t)(NNR_F32_PER_YMM - 1);
+    const size_t chunk = rows * C;
+    double n_acc = 0.0;
+    for (size_t c = 0; c < C; c++)
+        mean[c] = m2[c] = 0.0;
+    for (size_t k = 0; k < len; k += chunk) {
+        const size_t clen = len - k < chunk ? len - k : chunk;
+        const double n = (double)(clen / C);
+        for (size_t c = 0; c < C; c++)
+            s1[c] = s2[c] = 0.0;
+        slab_plain_sums(x + k, clen, C, s1);
+        for (size_t c = 0; c < C; c++)
+            shift[c] = (float)(s1[c] / n);
+        extend_periodic(shift, C);
+        for (size_t c = 0; c < C; c++)
+            s1[c] = 0.0;
+        slab_shifted_sums(x + k, clen, C, shift, s1, s2);
+        for (size_t c = 0; c < C; c++) {
+            const double d = s1[c] / n;
+            double m2_b = s2[c] - d * s1[c];
+            if (m2_b < 0.0)
+                m2_b = 0.0;
+            double n_a = n_acc;
+            chan_merge(&n_a, &mean[c], &m2[c], n, shift[c] + d, m2_b);
+        }
+        n_acc += n;
+    }
+}
+
+/* As slab_plain_sums, with the shifted sums of x - shift and their squares. */
+static void slab_shifted_sums(const float *x, size_t len, size_t C, const float *shift, double *s1, double *s2)
+{
+    float a1[NNR_SCRATCH], a2[NNR_SCRATCH];
+    const size_t chunk = NNR_MAX_ROWS_PER_FLUSH * C;
+    size_t k = 0, j = 0;
+    while (k < len) {
+        const size_t end = len - k < chunk ? len : k + chunk;
+        for (size_t i = 0; i < C + NNR_F32_PER_YMM; i++)
+            a1[i] = a2[i] = 0.0f;
+        for (; k + NNR_F32_PER_YMM <= end; k += NNR_F32_PER_YMM) {
+            __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + k), _mm256_loadu_ps(shift + j));
+            _mm256_storeu_ps(a1 + j, _mm256_add_ps(_mm256_loadu_ps(a1 + j), d));
+            _mm256_storeu_ps(a2 + j, _mm256_fmadd_ps(d, d, _mm256_loadu_ps(a2 + j)));
+            j = next_channel(j, C);
+        }
+        if (k < end) {
+            /* the slab's tail: masked-off lanes load 0, the and clears 0 - shift */
+            const __m256i mask = mask_first(end - k);
+            __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(x + k, mask), _mm256_loadu_ps(shift + j)),
+                                     _mm256_castsi256_ps(mask));
+            _mm256_storeu_ps(a1 + j, _mm256_add_ps(_mm256_loadu_ps(a1 + j), d));
+            _mm256_storeu_ps(a2 + j, _mm256_fmadd_ps(d, d, _mm256_loadu_ps(a2 + j)));
+            k = end;
+        }
+        for (size_t i = C; i < C + NNR_F32_PER_YMM; i++) {
+            a1[i % C] += a1[i];
+            a2[i % C] += a2[i];
+        }
+        for (size_t c = 0; c < C; c++) {
+            s1[c] += a1[c];
+            s2[c] += a2[c];
+        }
+    }
+}
+
+/* Backward sums over the slab: sdy[c] += sum(dy), sdyx[c] += sum(dy * (x - hi[c])). */
+static void slab_dy_sums(const float *x, const float *dy, size_t len, size_t C, const float *hi, double *sdy,
+                         double *sdyx)
+{
+    float a1[NNR_SCRATCH], a2[NNR_SCRATCH];
+    const size_t chunk = NNR_MAX_ROWS_PER_FLUSH * C;
+    size_t k = 0, j = 0;
+    while (k < len) {
+        const size_t end = len - k < chunk ? len : k + chunk;
+        for (size_t i = 0; i < C + NNR_F32_PER_YMM; i++)
+            a1[i] = a2[i] = 0.0f;
+        for (; k + NNR_F32_PER_YMM <= end; k += NNR_F32_PER_YMM) {
+            __m256 g = _mm256_loadu_ps(dy + k);
+            __m256 c = _mm256_sub_ps(_mm256_loadu_ps(x + k), _mm256_loadu_ps(hi + j));
+            _mm256_storeu_ps(a1 + j, _mm256_add_ps(_mm256_loadu_ps(a1 + j), g));
+            _mm256_storeu_ps(a2 + j, _mm256_fmadd_ps(g, c, _mm256_loadu_ps(a2 + j)));
+            j = next_channel(j, C);
+        }
+        if (k < end) {
+            /* dy loads 0 in masked-off lanes, which clears both products */
+            const __m256i mask = mask_first(end - k);
+            __m256 g = _mm256_maskload_ps(dy + k, mask);
+            __m256 c = _mm256_sub_ps(_mm256_maskload_ps(x + k, mask), _mm256_loadu_ps(hi + j));
+            _mm256_storeu_ps(a1 + j, _mm256_add_ps(_mm256_loadu_ps(a1 + j), g));
+            _mm256_storeu_ps(a2 + j, _mm256_fmadd_ps(g, c, _mm256_loadu_ps(a2 + j)));
+            k = end;
+        }
+        for (size_t i = C; i < C + NNR_F32_PER_YMM; i++) {
+            a1[i % C] += a1[i];
+            a2[i % C] += a2[i];
+        }
+        for (size_t c = 0; c < C; c++) {
+            sdy[c] += a1[c];
+            sdyx[c] += a2[c];
+        }
+    }
+}
+
+static void fwd_rows(const nnr_groupnorm_params *p, const gn_view *v, size_t i, const float *x,
+                     const float *gamma, const float *beta, float *y, const nnr_groupnorm_cache *cache,
+                     int stream, rows_block *sb)
+{
+    const size_t C = v->c, cg = v->cg, bg = block_groups(v);
+    const float *xs = x + i * v->pre * C;
+    float *ys = y + i * v->pre * C;
+    const double m = (double)v->m;
+
+    for (size_t g0 = 0; g0 < v->groups; g0 += bg) {
+        const size_t ng = v->groups - g0 < bg ? v->groups - g0 : bg;
+        const size_t c0 = g0 * cg, w = ng * cg;
+        for (size_t k = 0; k < NNR_SCRATCH; k++) {
+            sb->s1[k] = sb->s2[k] = 0.0;
+            sb->hi[k] = sb->lo[k] = sb->a[k] = sb->b[k] = 0.0f;
+        }
+        if (w == C) {
+            /* steps 1-2 in one read: per-channel mean and m2, merged into groups */
+            double ch_mean[NNR_SCRATCH], ch_m2[NNR_SCRATCH];
+            slab_chunked_stats(xs, v->pre * C, C, ch_mean, ch_m2, sb->hi, sb->s1, sb->s2);
+            const double n_ch = (double)v->pre;
+            for (size_t gg = 0; gg < ng; gg++) {
+                double n = 0.0, mu = 0.0, m2 = 0.0, mean, var, istd;
+                for (size_t k = gg * cg; k < (gg + 1) * cg; k++)
+                    chan_merge(&n, &mu, &m2, n_ch, ch_mean[k], ch_m2[k]);
+                /* as finish_stats, from (mean, m2) */
+                finish_stats(mu, 0.0, m2, m, p->epsilon, &mean, &var, &istd);
+                store_cache(cache, i * v->groups + g0 + gg, mean, var, istd);
+                const float hi = (float)mean, lo = (float)(mean - hi);
+                for (size_t k = gg * cg; k < (gg + 1) * cg; k++) {
+                    sb->hi[k] = hi;
+                    sb->lo[k] = lo;
+                    sb->a[k] = (float)((p->scale ? gamma[c0 + k] : 1.0) * istd);
+                    sb->b[k] = p->center ? beta[c0 + k] : 0.0f;
+                }
+            }
+            extend_periodic(sb->hi, C), extend_periodic(sb->lo, C);
+            extend_periodic(sb->a, C), extend_periodic(sb->b, C);
+            affine_slab(xs, ys, v->pre * C, C, sb, stream);
+            continue;
+        }
+        /* step 1: plain per-channel sums, a first group mean as the shift */
+        rows_shifted_sums(v, xs, c0, w, sb->hi, sb->s1, NULL);
+        for (size_t gg = 0; gg < ng; gg++) {
+            double s = 0.0;
+            for (size_t k = gg * cg; k < (gg + 1) * cg; k++)
+                s += sb->s1[k];
+            for (size_t k = gg * cg; k < (gg + 1) * cg; k++)
+                sb->hi[k] = (float)(s / m);
+        }
+        /* step 2: shifted sums; per group mean, var, istd */
+        for (size_t k = 0; k < w; k++)
+            sb->s1[k] = sb->s2[k] = 0.0;
+        rows_shifted_sums(v, xs, c0, w, sb->hi, sb->s1, sb->s2);
+        for (size_t gg = 0; gg < ng; gg++) {
+            double s1 = 0.0, s2 = 0.0, mean, var, istd;
+            for (size_t k = gg * cg; k < (gg + 1) * cg; k++)
+                s1 += sb->s1[k], s2 += sb->s2[k];
+            finish_stats(sb->hi[gg * cg], s1, s2, m, p->epsilon, &mean, &var, &istd);
+            store_cache(cache, i * v->groups + g0 + gg, mean, var, istd);
+            const float hi = (float)mean, lo = (float)(mean - hi);
+            for (size_t k = gg * cg; k < (gg + 1) * cg; k++) {
+                sb->hi[k] = hi;
+                sb->lo[k] = lo;
+                sb->a[k] = (float)((p->scale ? gamma[c0 + k] : 1.0) * istd);
+                sb->b[k] = p->center ? beta[c0 + k] : 0.0f;
+            }
+        }
+        /* step 4: y = a_c * ((x - hi_c) - lo_c) + b_c row by row (the block is
+         * part of the row: no streaming, see affine_slab) */
+        for (size_t r = 0; r < v->pre; r++) {
+            const float *xr = xs + r * C + c0;
+            float *yr = ys + r * C + c0;
+            const size_t n_vec = w / NNR_F32_PER_YMM, n_tail = w % NNR_F32_PER_YMM;
+            size_t k = 0;
+            for (size_t q = 0; q < n_vec; q++, k += NNR_F32_PER_YMM) {
+                __m256 c = _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + k), _mm256_loadu_ps(sb->hi + k)),
+                                         _mm256_loadu_ps(sb->lo + k));
+                _mm256_storeu_ps(yr + k, _mm256_fmadd_ps(c, _mm256_loadu_ps(sb->a + k), _mm256_loadu_ps(sb->b + k)));
+            }
+            if (n_tail) {
+                const __m256i mask = mask_first(n_tail);
+                __m256 c = _mm256_sub_ps(_mm256_sub_ps(_mm256_maskload_ps(xr + k, mask),
+                                                       _mm256_loadu_ps(sb->hi + k)),
+                                         _mm256_loadu_ps(sb->lo + k));
+                _mm256_maskstore_ps(yr + k, mask,
+                                    _mm256_fmadd_ps(c, _mm256_loadu_ps(sb->a + k), _mm256_loadu_ps(sb->b + k)));
+            }
+        }
+    }
+}
+
+static void bwd_rows(const nnr_groupnorm_params *p, const gn_view *v, size_t i, const float *x,
+                     const float *gamma, const nnr_groupnorm_cache *cache, const float *dy, float *dx,
+                     float *dgamma, float *dbeta, int stream, rows_block *sb)
+{
+    const size_t C = v->c, cg = v->cg, bg = block_groups(v);
+    const size_t base = i * v->pre * C;
+    const double m = (double)v->m;
+
+    for (size_t g0 = 0; g0 < v->groups; g0 += bg) {
+        const size_t ng = v->groups - g0 < bg ? v->groups - g0 : bg;
+        const size_t c0 = g0 * cg, w = ng * cg;
+        /* b holds Bc, lo the group's lo, s2 reused for Cc (as float in a below) */
+        float bc[NNR_SCRATCH], cc[NNR_SCRATCH];
+        for (size_t k = 0; k < NNR_SCRATCH; k++) {
+            sb->s1[k] = sb->s2[k] = 0.0;
+            sb->hi[k] = sb->lo[k] = sb->a[k] = bc[k] = cc[k] = 0.0f;
+        }
+        for (size_t gg = 0; gg < ng; gg++) {
+            const double mean = cache->mean[i * v->groups + g0 + gg];
+            const float hi = (float)mean;
+            for (size_t k = gg * cg; k < (gg + 1) * cg; k++) {
+                sb->hi[k] = hi;
+                sb->lo[k] = (float)(mean - hi);
+            }
+        }
+        /* per channel sum(dy), sum(dy * (x - hi)) */
+        if (w == C) {
+            extend_periodic(sb->hi, C);
+            slab_dy_sums(x + base, dy + base, v->pre * C, C, sb->hi, sb->s1, sb->s2);
+        } else {
+            rows_dy_sums(v, x + base, dy + base, c0, w, sb->hi, sb->s1, sb->s2);
+        }
+        for (size_t gg = 0; gg < ng; gg++) {
+            const double mean = cache->mean[i * v->groups + g0 + gg];
+            const double istd = cache->istd[i * v->groups + g0 + gg];
+            const double lo_d = mean - (double)(float)mean;
+            double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
+            for (size_t k = gg * cg; k < (gg + 1) * cg; k++) {
+                const double sdy_xhat = (sb->s2[k] - lo_d * sb->s1[k]) * istd;
+                const double gc = p->scale ? gamma[c0 + k] : 1.0;
+                sum_dxhat += gc * sb->s1[k];
+                sum_dxhat_xhat += gc * sdy_xhat;
+                if (p->scale)
+                    dgamma[c0 + k] = (float)(dgamma[c0 + k] + sdy_xhat);
+                if (p->center)
+                    dbeta[c0 + k] = (float)(dbeta[c0 + k] + sb->s1[k]);
+                sb->a[k] = (float)(gc * istd);
+            }
+            const float cterm = (float)(-istd * sum_dxhat / m);
+            const float bterm = (float)(-istd * istd * sum_dxhat_xhat / m);
+            for (size_t k = gg * cg; k < (gg + 1) * cg; k++) {
+                bc[k] = bterm;
+                cc[k] = cterm;
+            }
+        }
+        /* dx = a_c * dy + (Bc * ((x - hi) - lo) + Cc): the whole slab at once
+         * when the block is the whole row (see affine_slab), else row by row
+         * without streaming */
+        const int whole = w == C;
+        if (whole) {
+            extend_periodic(sb->hi, C), extend_periodic(sb->lo, C), extend_periodic(sb->a, C);
+            extend_periodic(bc, C), extend_periodic(cc, C);
+        }
+        const size_t n_runs = whole ? 1 : v->pre, run_len = whole ? v->pre * C : w;
+        for (size_t r = 0; r < n_runs; r++) {
+            const size_t off = base + r * C + c0;
+            const float *xr = x + off, *dr = dy + off;
+            float *dxr = dx + off;
+            const int st_run = whole && stream;
+            const size_t peel = stream_peel(dxr, run_len, st_run);
+            const size_t n_vec = (run_len - peel) / NNR_F32_PER_YMM, n_tail = (run_len - peel) % NNR_F32_PER_YMM;
+            size_t k = 0, j = 0;
+#define GN_DX_VEC(xv, dyv, k_)                                                                              \
+            _mm256_fmadd_ps(dyv, _mm256_loadu_ps(sb->a + (k_)),                                             \
+                            _mm256_fmadd_ps(_mm256_sub_ps(_mm256_sub_ps(xv, _mm256_loadu_ps(sb->hi + (k_))), \
+                                                          _mm256_loadu_ps(sb->lo + (k_))),                  \
+                                            _mm256_loadu_ps(bc + (k_)), _mm256_loadu_ps(cc + (k_))))
+            if (peel) {
+                const __m256i mask = mask_first(peel);
+                _mm256_maskstore_ps(dxr, mask,
+                                    GN_DX_VEC(_mm256_maskload_ps(xr, mask), _mm256_maskload_ps(dr, mask), 0));
+                k = peel;
+                j = peel % C;
+            }
+            for (size_t q = 0; q < n_vec; q++, k += NNR_F32_PER_YMM) {
+                store_out(dxr + k, GN_DX_VEC(_mm256_loadu_ps(xr + k), _mm256_loadu_ps(dr + k), j), st_run);
+                j = whole ? next_channel(j, C) : j + NNR_F32_PER_YMM;
+            }
+            if (n_tail) {
+                const __m256i mask = mask_first(n_tail);
+                _mm256_maskstore_ps(dxr + k, mask,
+                                    GN_DX_VEC(_mm256_maskload_ps(xr + k, mask), _mm256_maskload_ps(dr + k, mask), j));
+            }
+#undef GN_DX_VEC
+        }
+    }
+}
+
+/* ========================================================================= */
+/* Entry points                                                               */
+/* ========================================================================= */
+
+static int use_rows(const gn_view *v)
+{
+    return v->post == 1 && v->cg <= NNR_CHANNEL_BLOCK;
+}
+
+static int use_streaming(const gn_view *v)
+{
+    return v->count * sizeof(float) >= NNR_STREAM_MIN_BYTES;
+}
+
+nnr_status nnr_groupnorm_fwd_avx2(const nnr_groupnorm_params *p, const nnr_shape *shape,
+                                  const float *x, const float *gamma, const float *beta,
+                                  float *y, const nnr_groupnorm_cache *cache)
+{
+    gn_view view;
+    nnr_status st = nnr_gn_check_fwd(p, shape, x, gamma, beta, y, cache, &view);
+    if (st.code != NNR_OK)
+        return st;
+    const int stream = use_streaming(&view);
+    rows_block scratch;
+
+    for (size_t i = 0; i < view.n; i++) {
+        if (use_rows(&view))
+            fwd_rows(p, &view, i, x, gamma, beta, y, cache, stream, &scratch);
+        else
+            for (size_t g = 0; g < view.groups; g++)
+                fwd_segments(p, &view, i, g, x, gamma, beta, y, cache, stream);
+    }
+    if (stream)
+        _mm_sfence();   /* order the non-temporal stores before the caller reads y */
+    return nnr_ok();
+}
+
+nnr_status nnr_groupnorm_bwd_avx2(const nnr_groupnorm_params *p, const nnr_shape *shape,
+                                  const float *x, const float *gamma,
+                                  const nnr_groupnorm_cache *cache, const float *dy,
+                                  float *dx, float *dgamma, float *dbeta)
+{
+    gn_view view;
+    nnr_status st = nnr_gn_check_bwd(p, shape, x, gamma, cache, dy, dx, dgamma, dbeta, &view);
+    if (st.code != NNR_OK)
+        return st;
+    const int stream = use_streaming(&view);
+    rows_block scratch;
+
+    /* dgamma and dbeta accumulate over samples (written now that the checks passed) */
+    for (size_t c = 0; c < view.c; c++) {
+        if (p->scale)
+            dgamma[c] = 0.0f;
+        if (p->center)
+            dbeta[c] = 0.0f;
+    }
+    for (size_t i = 0; i < view.n; i++) {
+        if (use_rows(&view))
+            bwd_rows(p, &view, i, x, gamma, cache, dy, dx, dgamma, dbeta, stream, &scratch);
+        else
+            for (size_t g = 0; g < view.groups; g++)
+                bwd_segments(p, &view, i, g, x, gamma, cache, dy, dx, dgamma, dbeta, stream);
+    }
+    if (stream)
+        _mm_sfence();
+    return nnr_ok();
+}
