@@ -8,7 +8,7 @@ NNREF=${NNREF_CLI:-${NNREF_BUILDDIR:-.}/src/cli/nnref}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nnref-cli.XXXXXX") || exit 99
 trap 'rm -rf "$TMP"' EXIT
 
-echo "1..15"
+echo "1..17"
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
@@ -63,6 +63,16 @@ check "gradcheck's N ($passed) equals its table rows ($rows), and N >= 20" \
     test "$rows" = "$passed" -a "${passed:-0}" -ge 20
 check "every gradcheck row says PASS" test "$(grep '^batchnorm ' "$TMP/gc.out" | grep -vc ' PASS')" = 0
 
+run gc_ln gradcheck layernorm rmsnorm
+ln_rows=$(grep -Ec '^(layernorm|rmsnorm) ' "$TMP/gc_ln.out")
+ln_passed=$(tail -n 1 "$TMP/gc_ln.out" | sed -n 's/^gradcheck: \([0-9]*\) passed, 0 failed$/\1/p')
+if [ "$(rc gc_ln)" = 0 ] && [ "$ln_rows" = "$ln_passed" ] && [ "${ln_rows:-0}" -ge 20 ] \
+   && [ "$(grep -E '^(layernorm|rmsnorm) ' "$TMP/gc_ln.out" | grep -vc ' PASS')" = 0 ]; then
+    ok "gradcheck layernorm rmsnorm exits 0 with $ln_rows rows, all PASS"
+else
+    not_ok "gradcheck layernorm rmsnorm exits 0, N = rows >= 20, all PASS" "rows=$ln_rows passed=$ln_passed"; show gc_ln
+fi
+
 run gc_bad gradcheck nosuchlayer
 check "gradcheck nosuchlayer exits 2 with a sentence naming it" \
     test "$(rc gc_bad)" = 2 -a -n "$(grep "nosuchlayer" "$TMP/gc_bad.err")" -a ! -s "$TMP/gc_bad.out"
@@ -95,4 +105,14 @@ if [ "$header" = "kernel,impl,shape,layout,threads,ms,gbps,pct_triad" ] && [ "$b
 else
     not_ok "bench CSV: exact header and $want_rows rows of 8 fields" \
         "header='$header' rows=$got_rows malformed=$bad_rows"; show csv
+fi
+
+run csv_ln bench --csv --reps 1 --small-only layernorm rmsnorm
+# Rows: triad, then naive (and avx2) x (layernorm, rmsnorm) x (fwd, fwd+bwd) on 64x768.
+want_ln=$((1 + 4 * impls))
+got_ln=$(tail -n +2 "$TMP/csv_ln.out" | awk -F, 'NF == 8 && $3 == "64x768" && $6 ~ /^[0-9.]+$/' | wc -l)
+if [ "$(rc csv_ln)" = 0 ] && [ "$((got_ln + 1))" = "$want_ln" ] && [ "$(wc -l <"$TMP/csv_ln.out")" = "$((want_ln + 1))" ]; then
+    ok "bench --csv layernorm rmsnorm: $want_ln rows"
+else
+    not_ok "bench --csv layernorm rmsnorm exits 0 with $want_ln rows" "rows on 64x768: $got_ln"; show csv_ln
 fi

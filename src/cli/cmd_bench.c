@@ -41,7 +41,9 @@ static void print_help(void)
            "(32,64,56,56); nhwc: axis -1 of (32,56,56,64)) and on the cache-resident\n"
            "8x16x14x14. Reports the best time per call (and the median), GB/s of\n"
            "compulsory traffic, and the percentage of triad.\n"
-           "Layers: batchnorm (the default).\n"
+           "LayerNorm and RMSNorm: forward and forward+backward over the last axis of\n"
+           "8192x768 (PyTorch presets) and the cache-resident 64x768.\n"
+           "Layers: batchnorm, layernorm, rmsnorm (default: all).\n"
            "\n"
            "Options:\n"
            "  --threads N        OpenMP threads for triad and kernels (default 1;\n"
@@ -63,7 +65,20 @@ typedef struct bench_options {
     int csv;
     unsigned long reps;   /* 0: the defaults */
     int small_only;
+    const char *layers[16];   /* layers named on the command line; none: every layer */
+    size_t n_layers;
 } bench_options;
+
+/* 1 if the command line asked for @p layer (or named no layer at all). */
+static int bench_wants(const bench_options *o, const char *layer)
+{
+    if (o->n_layers == 0)
+        return 1;
+    for (size_t i = 0; i < o->n_layers; i++)
+        if (strcmp(o->layers[i], layer) == 0)
+            return 1;
+    return 0;
+}
 
 /* Value of option argv[*i]: "--opt=value" or the next word. NULL if missing. */
 static const char *option_value(int argc, char **argv, int *i, const char *name)
@@ -129,7 +144,9 @@ static int parse_options(int argc, char **argv, bench_options *o, int *help)
         } else if (w[0] == '-') {
             return nnr_usage_error("bench", "unknown option '%s'.", w);
         } else if (!nnr_layer_known(w)) {
-            return nnr_usage_error("bench", "unknown layer '%s'; the layers are: batchnorm.", w);
+            return nnr_usage_error("bench", "unknown layer '%s'; the layers are: batchnorm, layernorm, rmsnorm.", w);
+        } else if (o->n_layers < sizeof o->layers / sizeof o->layers[0]) {
+            o->layers[o->n_layers++] = w;
         }
     }
     return NNR_EXIT_OK;
@@ -421,17 +438,28 @@ static void format_shape(const nnr_shape *shape, char *out, size_t size)
         used += (size_t)snprintf(out + used, size - used, d ? "x%zu" : "%zu", shape->dims[d]);
 }
 
+/* One kernel invocation on buffer set b; arg holds everything else it needs. */
+typedef nnr_status (*bench_call_fn)(const void *arg, const bn_buffers *b);
+
+/* What time_kernel times and how to label it. */
+typedef struct timed_kernel {
+    const char *kernel, *impl;
+    int tensors_counted;        /* compulsory tensor passes for GB/s */
+    unsigned long reps;         /* timed samples unless --reps says otherwise */
+    bench_call_fn call;
+    const void *arg;
+} timed_kernel;
+
 /*
- * Times one (implementation, pass) on a shape. With more than one buffer set,
- * the warm-up uses set 0 and timed call r set (r + 1) mod n_sets, so each call
- * finds its buffers evicted by the others; with one set, each
- * sample is `inner` back-to-back calls long enough to time reliably.
+ * Times one kernel on a shape. With more than one buffer set, the warm-up
+ * uses set 0 and timed call r set (r + 1) mod n_sets, so each call finds its
+ * buffers evicted by the others; with one set, each sample is `inner`
+ * back-to-back calls long enough to time reliably.
  */
-static int time_pass(bench_ctx *ctx, const bn_impl *impl, bn_pass pass, const nnr_batchnorm_params *p,
-                     const nnr_shape *shape, const char *layout, const bn_pool *pool, size_t n_sets,
-                     bn_small *s)
+static int time_kernel(bench_ctx *ctx, const timed_kernel *k, const nnr_shape *shape, const char *layout,
+                       const bn_pool *pool, size_t n_sets)
 {
-    unsigned long reps = ctx->opt->reps ? ctx->opt->reps : n_sets > 1 ? impl->reps_large : impl->reps_small;
+    unsigned long reps = ctx->opt->reps ? ctx->opt->reps : k->reps;
     double *samples = malloc(reps * sizeof *samples);
     if (samples == NULL) {
         fprintf(stderr, "nnref bench: cannot allocate %lu timing samples.\n", reps);
@@ -440,7 +468,7 @@ static int time_pass(bench_ctx *ctx, const bn_impl *impl, bn_pass pass, const nn
 
     /* Warm-up (page tables, code, branch predictors), and the call count per sample. */
     double t0 = now_seconds();
-    nnr_status st = run_pass(impl, pass, p, shape, &pool->sets[0], s);
+    nnr_status st = k->call(k->arg, &pool->sets[0]);
     double once = now_seconds() - t0;
     unsigned long inner = 1;
     if (n_sets == 1 && st.code == NNR_OK) {
@@ -451,28 +479,53 @@ static int time_pass(bench_ctx *ctx, const bn_impl *impl, bn_pass pass, const nn
     for (unsigned long r = 0; r < reps && st.code == NNR_OK; r++) {
         const bn_buffers *b = &pool->sets[(r + 1) % n_sets];
         t0 = now_seconds();
-        for (unsigned long k = 0; k < inner && st.code == NNR_OK; k++)
-            st = run_pass(impl, pass, p, shape, b, s);
+        for (unsigned long i = 0; i < inner && st.code == NNR_OK; i++)
+            st = k->call(k->arg, b);
         samples[r] = (now_seconds() - t0) / (double)inner;
     }
     if (st.code != NNR_OK) {
-        fprintf(stderr, "nnref bench: %s %s failed: %s\n", pass_info[pass].kernel, impl->name, nnr_strerror(&st));
+        fprintf(stderr, "nnref bench: %s %s failed: %s\n", k->kernel, k->impl, nnr_strerror(&st));
         free(samples);
         return NNR_EXIT_FAIL;
     }
     bench_sink = pool->sets[0].y[0] + pool->sets[0].dx[0];
 
-    bench_row row = {.kernel = pass_info[pass].kernel, .impl = impl->name, .layout = layout};
+    bench_row row = {.kernel = k->kernel, .impl = k->impl, .layout = layout};
     format_shape(shape, row.shape, sizeof row.shape);
     double best_s, median_s;
     best_and_median(samples, reps, &best_s, &median_s);
     free(samples);
     row.best_ms = best_s * 1e3;
     row.median_ms = median_s * 1e3;
-    row.gbps = pass_info[pass].tensors_counted * (double)pool->numel * sizeof(float) / best_s / 1e9;
+    row.gbps = k->tensors_counted * (double)pool->numel * sizeof(float) / best_s / 1e9;
     row.pct_triad = 100.0 * row.gbps / ctx->triad_gbps;
     print_row(ctx, &row);
     return NNR_EXIT_OK;
+}
+
+/* A BatchNorm pass as a bench_call_fn. */
+typedef struct bn_call_args {
+    const bn_impl *impl;
+    bn_pass pass;
+    const nnr_batchnorm_params *p;
+    const nnr_shape *shape;
+    bn_small *s;
+} bn_call_args;
+
+static nnr_status bn_call(const void *arg, const bn_buffers *b)
+{
+    const bn_call_args *a = arg;
+    return run_pass(a->impl, a->pass, a->p, a->shape, b, a->s);
+}
+
+static int time_pass(bench_ctx *ctx, const bn_impl *impl, bn_pass pass, const nnr_batchnorm_params *p,
+                     const nnr_shape *shape, const char *layout, const bn_pool *pool, size_t n_sets,
+                     bn_small *s)
+{
+    const bn_call_args args = {impl, pass, p, shape, s};
+    const timed_kernel k = {pass_info[pass].kernel, impl->name, pass_info[pass].tensors_counted,
+                            n_sets > 1 ? impl->reps_large : impl->reps_small, bn_call, &args};
+    return time_kernel(ctx, &k, shape, layout, pool, n_sets);
 }
 
 /* The implementations this binary and CPU can time. */
@@ -578,6 +631,149 @@ static int bench_shape(bench_ctx *ctx, const size_t nchw[4], int large, size_t l
     return status;
 }
 
+/* ---- LayerNorm and RMSNorm ------------------------------------------------ */
+
+/* Both layers' kernels of one implementation, called by their explicit names. */
+typedef struct ln_impl {
+    const char *name;
+    nnr_layernorm_fwd_fn fwd;
+    nnr_layernorm_bwd_fn bwd;
+    nnr_rmsnorm_fwd_fn rms_fwd;
+    nnr_rmsnorm_bwd_fn rms_bwd;
+    unsigned long reps_large, reps_small;
+} ln_impl;
+
+typedef enum ln_pass { LN_FWD, LN_FWD_BWD, RMS_FWD, RMS_FWD_BWD, LN_PASS_COUNT } ln_pass;
+
+static const struct {
+    const char *kernel, *layer;
+    int tensors_counted;  /* compulsory tensor passes for GB/s: fwd x, y; fwd+bwd also x, dy, dx */
+    int buffers_touched;  /* distinct big buffers the call streams: sizes the pool */
+} ln_pass_info[LN_PASS_COUNT] = {
+    [LN_FWD] = {"layernorm_fwd", "layernorm", 2, 2},
+    [LN_FWD_BWD] = {"layernorm_fwd_bwd", "layernorm", 5, 4},
+    [RMS_FWD] = {"rmsnorm_fwd", "rmsnorm", 2, 2},
+    [RMS_FWD_BWD] = {"rmsnorm_fwd_bwd", "rmsnorm", 5, 4},
+};
+
+/* Per-row and per-element arrays shared by every buffer set (D and rows floats: cached). */
+typedef struct ln_small {
+    const ln_impl *impl;
+    ln_pass pass;
+    nnr_shape shape;
+    nnr_layernorm_params lp;
+    nnr_rmsnorm_params rp;
+    float *gamma, *beta, *dgamma, *dbeta, *mean, *istd;
+} ln_small;
+
+static nnr_status ln_call(const void *arg, const bn_buffers *b)
+{
+    const ln_small *s = arg;
+    const nnr_layernorm_cache cache = {s->mean, s->istd};
+    const nnr_rmsnorm_cache rcache = {s->istd};
+    nnr_status st;
+    switch (s->pass) {
+    case LN_FWD:
+        return s->impl->fwd(&s->lp, &s->shape, b->x, s->gamma, s->beta, b->y, &cache);
+    case LN_FWD_BWD:
+        st = s->impl->fwd(&s->lp, &s->shape, b->x, s->gamma, s->beta, b->y, &cache);
+        if (st.code != NNR_OK)
+            return st;
+        return s->impl->bwd(&s->lp, &s->shape, b->x, s->gamma, &cache, b->dy, b->dx, s->dgamma, s->dbeta);
+    case RMS_FWD:
+        return s->impl->rms_fwd(&s->rp, &s->shape, b->x, s->gamma, b->y, &rcache);
+    case RMS_FWD_BWD:
+        st = s->impl->rms_fwd(&s->rp, &s->shape, b->x, s->gamma, b->y, &rcache);
+        if (st.code != NNR_OK)
+            return st;
+        return s->impl->rms_bwd(&s->rp, &s->shape, b->x, s->gamma, &rcache, b->dy, b->dx, s->dgamma);
+    default:
+        return nnr_error(NNR_ERR_PARAM, "pass %d is not a LayerNorm benchmark pass", (int)s->pass);
+    }
+}
+
+/* rows x D, normalized over the last axis; `large` selects the rotating pool. */
+static int bench_ln_shape(bench_ctx *ctx, size_t rows, size_t D, int large, size_t l3_bytes)
+{
+    const size_t numel = rows * D, tensor_bytes = numel * sizeof(float);
+    ln_impl impls[2];
+    size_t n_impls = 0;
+    impls[n_impls++] = (ln_impl){"naive", nnr_layernorm_fwd_naive, nnr_layernorm_bwd_naive, nnr_rmsnorm_fwd_naive,
+                                 nnr_rmsnorm_bwd_naive, 5, 7};
+#ifdef NNR_HAVE_AVX2_BUILD
+    if (nnr_avx2_usable())
+        impls[n_impls++] = (ln_impl){"avx2", nnr_layernorm_fwd_avx2, nnr_layernorm_bwd_avx2, nnr_rmsnorm_fwd_avx2,
+                                     nnr_rmsnorm_bwd_avx2, 15, 15};
+#endif
+    /* Sets per pass: enough that the buffers one pass touches exceed 2 x L3. */
+    size_t sets_for_pass[LN_PASS_COUNT], max_sets = 1;
+    for (int k = 0; k < LN_PASS_COUNT; k++) {
+        const size_t per_set = (size_t)ln_pass_info[k].buffers_touched * tensor_bytes;
+        sets_for_pass[k] = large ? 2 * l3_bytes / per_set + 1 : 1;
+        if (large && sets_for_pass[k] < 2)
+            sets_for_pass[k] = 2;
+        if (sets_for_pass[k] > max_sets)
+            max_sets = sets_for_pass[k];
+    }
+    bn_pool pool;
+    if (!pool_alloc(&pool, max_sets, numel)) {
+        fprintf(stderr, "nnref bench: cannot allocate %zu buffer sets of 4 x %zu floats.\n", max_sets, numel);
+        return NNR_EXIT_FAIL;
+    }
+    ln_small s = {0};
+    s.shape = (nnr_shape){2, {rows, D}};
+    s.lp = nnr_layernorm_torch(1);
+    s.rp = nnr_rmsnorm_torch(1);
+    s.gamma = alloc_floats(D);
+    s.beta = alloc_floats(D);
+    s.dgamma = alloc_floats(D);
+    s.dbeta = alloc_floats(D);
+    s.mean = alloc_floats(rows);
+    s.istd = alloc_floats(rows);
+    int status = NNR_EXIT_OK;
+    if (!s.gamma || !s.beta || !s.dgamma || !s.dbeta || !s.mean || !s.istd) {
+        fprintf(stderr, "nnref bench: cannot allocate the LayerNorm parameter arrays.\n");
+        status = NNR_EXIT_FAIL;
+    } else {
+        for (size_t k = 0; k < D; k++) {
+            s.gamma[k] = 1.0f + 0.001f * (float)k;
+            s.beta[k] = 0.1f;
+        }
+        if (!ctx->opt->csv) {
+            if (large)
+                printf("\n%zux%zu (normalized over the last axis): %.1f MB per tensor; each timed call takes the "
+                       "next of %zu (fwd) or %zu (fwd+bwd) buffer sets, > 2 x L3 = %.0f MB, so every call streams "
+                       "from DRAM.\n",
+                       rows, D, tensor_bytes / 1e6, sets_for_pass[LN_FWD], sets_for_pass[LN_FWD_BWD],
+                       2.0 * l3_bytes / 1e6);
+            else
+                printf("\n%zux%zu (normalized over the last axis): %.2f MB per tensor, one buffer set reused: "
+                       "CACHE RESIDENT by design, so %%triad can exceed 100.\n",
+                       rows, D, tensor_bytes / 1e6);
+            ctx->header_printed = 0;
+            print_table_header(ctx);
+        }
+        for (size_t i = 0; i < n_impls && status == NNR_EXIT_OK; i++)
+            for (int k = 0; k < LN_PASS_COUNT && status == NNR_EXIT_OK; k++) {
+                if (!bench_wants(ctx->opt, ln_pass_info[k].layer))
+                    continue;
+                s.impl = &impls[i];
+                s.pass = (ln_pass)k;
+                const timed_kernel tk = {ln_pass_info[k].kernel, impls[i].name, ln_pass_info[k].tensors_counted,
+                                         large ? impls[i].reps_large : impls[i].reps_small, ln_call, &s};
+                status = time_kernel(ctx, &tk, &s.shape, "-", &pool, sets_for_pass[k]);
+            }
+    }
+    free(s.gamma);
+    free(s.beta);
+    free(s.dgamma);
+    free(s.dbeta);
+    free(s.mean);
+    free(s.istd);
+    pool_free(&pool);
+    return status;
+}
+
 int nnr_cmd_bench(int argc, char **argv)
 {
     bench_options opt;
@@ -629,9 +825,17 @@ int nnr_cmd_bench(int argc, char **argv)
 
     static const size_t large_shape[4] = {32, 64, 56, 56};
     static const size_t small_shape[4] = {8, 16, 14, 14};
-    if (!opt.small_only)
-        status = bench_shape(&ctx, large_shape, 1, l3);
-    if (status == NNR_EXIT_OK)
-        status = bench_shape(&ctx, small_shape, 0, l3);
+    if (bench_wants(&opt, "batchnorm")) {
+        if (!opt.small_only)
+            status = bench_shape(&ctx, large_shape, 1, l3);
+        if (status == NNR_EXIT_OK)
+            status = bench_shape(&ctx, small_shape, 0, l3);
+    }
+    if (status == NNR_EXIT_OK && (bench_wants(&opt, "layernorm") || bench_wants(&opt, "rmsnorm"))) {
+        if (!opt.small_only)
+            status = bench_ln_shape(&ctx, 8192, 768, 1, l3);
+        if (status == NNR_EXIT_OK)
+            status = bench_ln_shape(&ctx, 64, 768, 0, l3);
+    }
     return status;
 }

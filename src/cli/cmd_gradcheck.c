@@ -17,10 +17,12 @@ static void print_help(void)
            "Checks every backward pass against central finite differences of the\n"
            "double-precision naive kernels (loss L = sum(out*g), g fixed random) and\n"
            "prints one row per checked tensor. Without LAYER, every layer is checked.\n"
-           "Layers: batchnorm.\n"
+           "Layers: batchnorm, layernorm, rmsnorm.\n"
            "BatchNorm configurations: training (closed-form and staged backward) and\n"
            "inference; channels_first and channels_last; ranks 2 and 4; ghost batches;\n"
            "batch renormalization with r and d clipped; no affine centre.\n"
+           "LayerNorm and RMSNorm configurations: Keras (last axis) and PyTorch (last\n"
+           "two axes) presets, a middle axis, a non-contiguous axis set, affine off.\n"
            "\n"
            "Exit status: 0 all rows passed, 1 a row failed, 2 usage error.\n");
 }
@@ -44,9 +46,9 @@ typedef struct bn_case {
  * tensor has no entry outside tolerance and the backward was deterministic,
  * which is how nnr_gc_print marks PASS.
  */
-static void report_rows(const char *pass, const nnr_gc_report *report, gc_tally *tally)
+static void report_rows(const char *layer, const char *pass, const nnr_gc_report *report, gc_tally *tally)
 {
-    nnr_gc_print(stdout, "batchnorm", pass, report);
+    nnr_gc_print(stdout, layer, pass, report);
     for (size_t t = 0; t < report->n_tensors; t++) {
         if (report->deterministic && report->tensors[t].failed == 0)
             tally->passed++;
@@ -116,13 +118,69 @@ static void check_batchnorm(gc_tally *tally)
                 tally->failed++;
                 continue;
             }
-            report_rows(pass, &report, tally);
+            report_rows("batchnorm", pass, &report, tally);
         }
+    }
+}
+
+/* One LayerNorm or RMSNorm configuration: an input shape and the normalized axes. */
+typedef struct ln_case {
+    const char *label;          /* pass-column suffix */
+    const char *legend;
+    int torch;                  /* 1: PyTorch preset (eps 1e-5 / FLT_EPSILON), 0: Keras */
+    nnr_shape shape;
+    int axes[NNR_MAX_RANK];
+    size_t n_axes;
+    int affine;                 /* 0: center and scale off */
+} ln_case;
+
+static const ln_case ln_cases[] = {
+    {"keras", "Keras 3 preset, (4,6) axis -1", 0, {2, {4, 6}}, {-1}, 1, 1},
+    {"torch", "PyTorch preset, (3,4,5) normalized_shape (4,5)", 1, {3, {3, 4, 5}}, {-2, -1}, 2, 1},
+    {"middle", "Keras 3 preset, (2,5,3) axis 1 (a middle axis)", 0, {3, {2, 5, 3}}, {1}, 1, 1},
+    {"noncontig", "Keras 3 preset, (3,2,4) axes [0, 2] (not contiguous)", 0, {3, {3, 2, 4}}, {0, 2}, 2, 1},
+    {"affine0", "PyTorch preset, (3,7), elementwise_affine off", 1, {2, {3, 7}}, {-1}, 1, 0},
+};
+
+static void check_layernorm(gc_tally *tally, int rms)
+{
+    const char *layer = rms ? "rmsnorm" : "layernorm";
+    for (size_t c = 0; c < sizeof ln_cases / sizeof ln_cases[0]; c++)
+        printf("config %-9s %s\n", ln_cases[c].label, ln_cases[c].legend);
+    printf("pass: train = forward + backward (no running statistics)\n\n");
+    nnr_gc_print_header(stdout);
+    uint64_t seed = rms ? 3030 : 2025;
+    for (size_t c = 0; c < sizeof ln_cases / sizeof ln_cases[0]; c++) {
+        const ln_case *lc = &ln_cases[c];
+        char pass[64];
+        snprintf(pass, sizeof pass, "train/%s", lc->label);
+        nnr_gc_report report;
+        nnr_status st;
+        if (rms) {
+            nnr_rmsnorm_params p = lc->torch ? nnr_rmsnorm_torch(lc->n_axes) : nnr_rmsnorm_keras();
+            memcpy(p.axes, lc->axes, sizeof p.axes);
+            p.n_axes = lc->n_axes;
+            p.scale = lc->affine;
+            st = nnr_gradcheck_rmsnorm(&p, &lc->shape, seed++, NULL, &report);
+        } else {
+            nnr_layernorm_params p = lc->torch ? nnr_layernorm_torch(lc->n_axes) : nnr_layernorm_keras();
+            memcpy(p.axes, lc->axes, sizeof p.axes);
+            p.n_axes = lc->n_axes;
+            p.center = p.scale = lc->affine;
+            st = nnr_gradcheck_layernorm(&p, &lc->shape, seed++, NULL, &report);
+        }
+        if (st.code != NNR_OK) {
+            printf("%-10s %-14s %-8s %8s %12s %12s  FAIL (%s)\n", layer, pass, "-", "-", "-", "-", nnr_strerror(&st));
+            tally->failed++;
+            continue;
+        }
+        report_rows(layer, pass, &report, tally);
     }
 }
 
 int nnr_cmd_gradcheck(int argc, char **argv)
 {
+    int want_layernorm = 0, want_rmsnorm = 0;
     int want_batchnorm = 0;
     for (int i = 1; i < argc; i++) {
         if (nnr_is_help(argv[i])) {
@@ -132,16 +190,24 @@ int nnr_cmd_gradcheck(int argc, char **argv)
         if (argv[i][0] == '-')
             return nnr_usage_error("gradcheck", "unknown option '%s'; gradcheck takes only layer names.", argv[i]);
         if (!nnr_layer_known(argv[i]))
-            return nnr_usage_error("gradcheck", "unknown layer '%s'; the layers are: batchnorm.", argv[i]);
+            return nnr_usage_error("gradcheck", "unknown layer '%s'; the layers are: batchnorm, layernorm, rmsnorm.", argv[i]);
         if (strcmp(argv[i], "batchnorm") == 0)
             want_batchnorm = 1;
+        if (strcmp(argv[i], "layernorm") == 0)
+            want_layernorm = 1;
+        if (strcmp(argv[i], "rmsnorm") == 0)
+            want_rmsnorm = 1;
     }
     if (argc < 2)
-        want_batchnorm = 1;
+        want_batchnorm = want_layernorm = want_rmsnorm = 1;
 
     gc_tally tally = {0, 0};
     if (want_batchnorm)
         check_batchnorm(&tally);
+    if (want_layernorm)
+        check_layernorm(&tally, 0);
+    if (want_rmsnorm)
+        check_layernorm(&tally, 1);
     printf("gradcheck: %u passed, %u failed\n", tally.passed, tally.failed);
     return tally.failed == 0 ? NNR_EXIT_OK : NNR_EXIT_FAIL;
 }

@@ -37,6 +37,38 @@
 #include "layernorm_internal.h"
 #include "layernorm_avx2.h"
 
+/* Accumulators per reduction: four independent chains hide the 4-cycle add/FMA latency. */
+#define NNR_N_ACC 4
+
+/* sum(x - c) over x[0..D), float lanes flushed to double per chunk. */
+static double row_shifted_sum(const float *x, size_t D, float c)
+{
+    const __m256 vc = _mm256_set1_ps(c);
+    double total = 0.0;
+    for (size_t start = 0; start < D; start += NNR_FLUSH_FLOATS) {
+        const size_t len = D - start < NNR_FLUSH_FLOATS ? D - start : NNR_FLUSH_FLOATS;
+        const size_t n_vec = len / NNR_F32_PER_YMM, n_tail = len % NNR_F32_PER_YMM;
+        const float *p = x + start;
+        __m256 acc[NNR_N_ACC];
+        for (int a = 0; a < NNR_N_ACC; a++)
+            acc[a] = _mm256_setzero_ps();
+        size_t v = 0;
+        for (; v + NNR_N_ACC <= n_vec; v += NNR_N_ACC)
+            for (int a = 0; a < NNR_N_ACC; a++)
+                acc[a] = _mm256_add_ps(acc[a], _mm256_sub_ps(_mm256_loadu_ps(p + (v + a) * NNR_F32_PER_YMM), vc));
+        for (; v < n_vec; v++)
+            acc[0] = _mm256_add_ps(acc[0], _mm256_sub_ps(_mm256_loadu_ps(p + v * NNR_F32_PER_YMM), vc));
+        if (n_tail) {
+            /* masked lanes load 0; 0 - c must not count, so mask the difference too */
+            const __m256i m = ln_tail_mask(n_tail);
+            acc[1] = _mm256_add_ps(acc[1], _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(p + n_vec * NNR_F32_PER_YMM, m), vc),
+                                                         _mm256_castsi256_ps(m)));
+        }
+        total += ln_hsum_pd(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    }
+    return total;
+}
+
 /* s1 = sum(x - c), s2 = sum((x - c)^2) over x[0..D), float lanes flushed to double per chunk. */
 static void row_centred_sums(const float *x, size_t D, float c, double *s1, double *s2)
 {
@@ -46,33 +78,30 @@ static void row_centred_sums(const float *x, size_t D, float c, double *s1, doub
         const size_t len = D - start < NNR_FLUSH_FLOATS ? D - start : NNR_FLUSH_FLOATS;
         const size_t n_vec = len / NNR_F32_PER_YMM, n_tail = len % NNR_F32_PER_YMM;
         const float *p = x + start;
-        __m256 a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps();
-        __m256 b1 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps();
+        __m256 a1[NNR_N_ACC], a2[NNR_N_ACC];
+        for (int a = 0; a < NNR_N_ACC; a++)
+            a1[a] = a2[a] = _mm256_setzero_ps();
         size_t v = 0;
-        /* two independent accumulator pairs hide the FMA latency */
-        for (; v + 2 <= n_vec; v += 2) {
-            const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(p + v * NNR_F32_PER_YMM), vc);
-            const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(p + (v + 1) * NNR_F32_PER_YMM), vc);
-            a1 = _mm256_add_ps(a1, d0);
-            a2 = _mm256_fmadd_ps(d0, d0, a2);
-            b1 = _mm256_add_ps(b1, d1);
-            b2 = _mm256_fmadd_ps(d1, d1, b2);
-        }
-        if (v < n_vec) {
-            const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(p + v * NNR_F32_PER_YMM), vc);
-            a1 = _mm256_add_ps(a1, d0);
-            a2 = _mm256_fmadd_ps(d0, d0, a2);
+        for (; v + NNR_N_ACC <= n_vec; v += NNR_N_ACC)
+            for (int a = 0; a < NNR_N_ACC; a++) {
+                const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(p + (v + a) * NNR_F32_PER_YMM), vc);
+                a1[a] = _mm256_add_ps(a1[a], d);
+                a2[a] = _mm256_fmadd_ps(d, d, a2[a]);
+            }
+        for (; v < n_vec; v++) {
+            const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(p + v * NNR_F32_PER_YMM), vc);
+            a1[0] = _mm256_add_ps(a1[0], d);
+            a2[0] = _mm256_fmadd_ps(d, d, a2[0]);
         }
         if (n_tail) {
-            /* masked lanes load 0; 0 - c must not count, so mask the difference too */
             const __m256i m = ln_tail_mask(n_tail);
-            const __m256 d0 = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(p + n_vec * NNR_F32_PER_YMM, m), vc),
-                                            _mm256_castsi256_ps(m));
-            b1 = _mm256_add_ps(b1, d0);
-            b2 = _mm256_fmadd_ps(d0, d0, b2);
+            const __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(p + n_vec * NNR_F32_PER_YMM, m), vc),
+                                           _mm256_castsi256_ps(m));
+            a1[1] = _mm256_add_ps(a1[1], d);
+            a2[1] = _mm256_fmadd_ps(d, d, a2[1]);
         }
-        t1 += ln_hsum_pd(_mm256_add_ps(a1, b1));
-        t2 += ln_hsum_pd(_mm256_add_ps(a2, b2));
+        t1 += ln_hsum_pd(_mm256_add_ps(_mm256_add_ps(a1[0], a1[1]), _mm256_add_ps(a1[2], a1[3])));
+        t2 += ln_hsum_pd(_mm256_add_ps(_mm256_add_ps(a2[0], a2[1]), _mm256_add_ps(a2[2], a2[3])));
     }
     *s1 = t1;
     *s2 = t2;
@@ -83,8 +112,7 @@ static void row_stats(const float *xr, size_t D, double epsilon, double *mean_ou
 {
     double s1, s2;
     /* step 1: mean, from x - x[0] */
-    row_centred_sums(xr, D, xr[0], &s1, &s2);
-    const double mean = (double)xr[0] + s1 / (double)D;
+    const double mean = (double)xr[0] + row_shifted_sum(xr, D, xr[0]) / (double)D;
 
     /* step 2: biased variance, centred on the float mean m: S2/D - (S1/D)^2 */
     row_centred_sums(xr, D, (float)mean, &s1, &s2);
@@ -116,12 +144,16 @@ static void fwd_trailing(const nnr_layernorm_params *p, const ln_view *view, con
     const __m256 ones = _mm256_set1_ps(1.0f), zeros = _mm256_setzero_ps();
     /* Streaming stores need 32-byte aligned destinations: every row is when y is and D is a multiple of 8. */
     const int stream = view->count * sizeof(float) >= NNR_STREAM_MIN_BYTES && ((uintptr_t)y % 32) == 0 && n_tail == 0;
+    /* Locals, not p->...: the intrinsics' stores may alias anything, which would
+     * make the compiler reload the switches from *p in every iteration. */
+    const int scale = p->scale, center = p->center;
+    const double epsilon = p->epsilon;
 
     for (size_t r = 0; r < view->rows; r++) {
         const float *xr = x + r * D;
         float *yr = y + r * D;
         double mean, istd;
-        row_stats(xr, D, p->epsilon, &mean, &istd);
+        row_stats(xr, D, epsilon, &mean, &istd);
         cache->mean[r] = (float)mean;
         cache->istd[r] = (float)istd;
 
@@ -131,8 +163,8 @@ static void fwd_trailing(const nnr_layernorm_params *p, const ln_view *view, con
         const __m256 vistd = _mm256_set1_ps((float)istd);
         for (size_t v = 0; v < n_vec; v++) {
             const size_t k = v * NNR_F32_PER_YMM;
-            const __m256 g = p->scale ? _mm256_loadu_ps(gamma + k) : ones;
-            const __m256 b = p->center ? _mm256_loadu_ps(beta + k) : zeros;
+            const __m256 g = scale ? _mm256_loadu_ps(gamma + k) : ones;
+            const __m256 b = center ? _mm256_loadu_ps(beta + k) : zeros;
             const __m256 xhat = _mm256_mul_ps(_mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + k), vhi), vlo), vistd);
             const __m256 out = _mm256_fmadd_ps(xhat, g, b);
             if (stream)
@@ -142,8 +174,8 @@ static void fwd_trailing(const nnr_layernorm_params *p, const ln_view *view, con
         }
         if (n_tail) {
             const size_t k = n_vec * NNR_F32_PER_YMM;
-            const __m256 g = p->scale ? _mm256_maskload_ps(gamma + k, tail) : ones;
-            const __m256 b = p->center ? _mm256_maskload_ps(beta + k, tail) : zeros;
+            const __m256 g = scale ? _mm256_maskload_ps(gamma + k, tail) : ones;
+            const __m256 b = center ? _mm256_maskload_ps(beta + k, tail) : zeros;
             const __m256 xhat =
                 _mm256_mul_ps(_mm256_sub_ps(_mm256_sub_ps(_mm256_maskload_ps(xr + k, tail), vhi), vlo), vistd);
             _mm256_maskstore_ps(yr + k, tail, _mm256_fmadd_ps(xhat, g, b));
@@ -236,7 +268,8 @@ static void bwd_trailing(const nnr_layernorm_params *p, const ln_view *view, con
                          const nnr_layernorm_cache *cache, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     const size_t D = view->d;
-    const int want_params = p->scale || p->center;
+    const int scale = p->scale, center = p->center;   /* locals: see fwd_trailing */
+    const int want_params = scale || center;
     double acc_g[NNR_PANEL_COLS], acc_b[NNR_PANEL_COLS];
     const __m256 ones = _mm256_set1_ps(1.0f);
 
@@ -248,9 +281,9 @@ static void bwd_trailing(const nnr_layernorm_params *p, const ln_view *view, con
                 acc_g[k] = acc_b[k] = 0.0;
             panel_accumulate(view, x, dy, cache, c0, w, acc_g, acc_b);
             for (size_t k = 0; k < w; k++) {
-                if (p->scale)
+                if (scale)
                     dgamma[c0 + k] = (float)acc_g[k];
-                if (p->center)
+                if (center)
                     dbeta[c0 + k] = (float)acc_b[k];
             }
         }
@@ -278,7 +311,7 @@ static void bwd_trailing(const nnr_layernorm_params *p, const ln_view *view, con
                 const int partial = end - k < NNR_F32_PER_YMM;
                 const __m256 xv = partial ? _mm256_maskload_ps(xr + k, tail) : _mm256_loadu_ps(xr + k);
                 const __m256 dv = partial ? _mm256_maskload_ps(dyr + k, tail) : _mm256_loadu_ps(dyr + k);
-                const __m256 gv = p->scale ? (partial ? _mm256_maskload_ps(gamma + k, tail) : _mm256_loadu_ps(gamma + k))
+                const __m256 gv = scale ? (partial ? _mm256_maskload_ps(gamma + k, tail) : _mm256_loadu_ps(gamma + k))
                                            : ones;
                 __m256 g = _mm256_mul_ps(dv, gv);
                 __m256 gx = _mm256_mul_ps(g, _mm256_mul_ps(_mm256_sub_ps(xv, vmean), vistd));
@@ -301,7 +334,7 @@ static void bwd_trailing(const nnr_layernorm_params *p, const ln_view *view, con
                 break;
             const __m256 xv = partial ? _mm256_maskload_ps(xr + k, tail) : _mm256_loadu_ps(xr + k);
             const __m256 dv = partial ? _mm256_maskload_ps(dyr + k, tail) : _mm256_loadu_ps(dyr + k);
-            const __m256 gv = p->scale ? (partial ? _mm256_maskload_ps(gamma + k, tail) : _mm256_loadu_ps(gamma + k))
+            const __m256 gv = scale ? (partial ? _mm256_maskload_ps(gamma + k, tail) : _mm256_loadu_ps(gamma + k))
                                        : ones;
             const __m256 xhat = _mm256_mul_ps(_mm256_sub_ps(xv, vmean), vistd);
             if (want_params && k < w0) {
@@ -319,9 +352,9 @@ static void bwd_trailing(const nnr_layernorm_params *p, const ln_view *view, con
         }
     }
     for (size_t k = 0; k < w0; k++) {
-        if (p->scale)
+        if (scale)
             dgamma[k] = (float)acc_g[k];
-        if (p->center)
+        if (center)
             dbeta[k] = (float)acc_b[k];
     }
 }

@@ -62,6 +62,8 @@ static double row_sum_sq(const float *xr, size_t D)
 static void fwd_trailing(const nnr_rmsnorm_params *p, const ln_view *view, const float *x, const float *scale,
                          float *y, const nnr_rmsnorm_cache *cache)
 {
+    const int use_scale = p->scale;   /* a local: the intrinsics' stores may alias *p */
+    const double epsilon = p->epsilon;
     const size_t D = view->d;
     const size_t n_vec = D / NNR_F32_PER_YMM, n_tail = D % NNR_F32_PER_YMM;
     const __m256i tail = ln_tail_mask(n_tail);
@@ -72,14 +74,14 @@ static void fwd_trailing(const nnr_rmsnorm_params *p, const ln_view *view, const
         const float *xr = x + r * D;
         float *yr = y + r * D;
         /* step 2: r = (mean(x^2) + eps)^(-1/2) */
-        const double rstd = ln_inv_sqrt(row_sum_sq(xr, D) / (double)D + p->epsilon);
+        const double rstd = ln_inv_sqrt(row_sum_sq(xr, D) / (double)D + epsilon);
         cache->rstd[r] = (float)rstd;
         const __m256 vr = _mm256_set1_ps((float)rstd);
 
         /* step 3: y = (x * r) * scale */
         for (size_t v = 0; v < n_vec; v++) {
             const size_t k = v * NNR_F32_PER_YMM;
-            const __m256 s = p->scale ? _mm256_loadu_ps(scale + k) : ones;
+            const __m256 s = use_scale ? _mm256_loadu_ps(scale + k) : ones;
             const __m256 out = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + k), vr), s);
             if (stream)
                 _mm256_stream_ps(yr + k, out);
@@ -88,7 +90,7 @@ static void fwd_trailing(const nnr_rmsnorm_params *p, const ln_view *view, const
         }
         if (n_tail) {
             const size_t k = n_vec * NNR_F32_PER_YMM;
-            const __m256 s = p->scale ? _mm256_maskload_ps(scale + k, tail) : ones;
+            const __m256 s = use_scale ? _mm256_maskload_ps(scale + k, tail) : ones;
             _mm256_maskstore_ps(yr + k, tail, _mm256_mul_ps(_mm256_mul_ps(_mm256_maskload_ps(xr + k, tail), vr), s));
         }
     }
@@ -154,12 +156,13 @@ static void panel_accumulate(const ln_view *view, const float *x, const float *d
 static void bwd_trailing(const nnr_rmsnorm_params *p, const ln_view *view, const float *x, const float *scale,
                          const nnr_rmsnorm_cache *cache, const float *dy, float *dx, float *dscale)
 {
+    const int use_scale = p->scale;   /* a local: the intrinsics' stores may alias *p */
     const size_t D = view->d;
     double acc[NNR_PANEL_COLS];
     const __m256 ones = _mm256_set1_ps(1.0f);
 
     /* dscale of the columns beyond the first panel: before dx, which may overwrite dy */
-    if (p->scale)
+    if (use_scale)
         for (size_t c0 = NNR_PANEL_COLS; c0 < D; c0 += NNR_PANEL_COLS) {
             const size_t w = D - c0 < NNR_PANEL_COLS ? D - c0 : NNR_PANEL_COLS;
             for (size_t k = 0; k < NNR_PANEL_COLS; k++)
@@ -190,7 +193,7 @@ static void bwd_trailing(const nnr_rmsnorm_params *p, const ln_view *view, const
                 const int partial = end - k < NNR_F32_PER_YMM;
                 const __m256 xv = partial ? _mm256_maskload_ps(xr + k, tail) : _mm256_loadu_ps(xr + k);
                 const __m256 dv = partial ? _mm256_maskload_ps(dyr + k, tail) : _mm256_loadu_ps(dyr + k);
-                const __m256 sv = p->scale ? (partial ? _mm256_maskload_ps(scale + k, tail) : _mm256_loadu_ps(scale + k))
+                const __m256 sv = use_scale ? (partial ? _mm256_maskload_ps(scale + k, tail) : _mm256_loadu_ps(scale + k))
                                            : ones;
                 a = _mm256_fmadd_ps(_mm256_mul_ps(dv, sv), xv, a);
             }
@@ -206,9 +209,9 @@ static void bwd_trailing(const nnr_rmsnorm_params *p, const ln_view *view, const
                 break;
             const __m256 xv = partial ? _mm256_maskload_ps(xr + k, tail) : _mm256_loadu_ps(xr + k);
             const __m256 dv = partial ? _mm256_maskload_ps(dyr + k, tail) : _mm256_loadu_ps(dyr + k);
-            const __m256 sv = p->scale ? (partial ? _mm256_maskload_ps(scale + k, tail) : _mm256_loadu_ps(scale + k))
+            const __m256 sv = use_scale ? (partial ? _mm256_maskload_ps(scale + k, tail) : _mm256_loadu_ps(scale + k))
                                        : ones;
-            if (p->scale && k < w0)
+            if (use_scale && k < w0)
                 ln_acc_pd(acc + k, _mm256_mul_ps(dv, _mm256_mul_ps(xv, vr)));
             const __m256 term1 = _mm256_mul_ps(_mm256_mul_ps(dv, sv), vr);   /* term 1: r * g */
             const __m256 out = _mm256_fnmadd_ps(xv, vc, term1);               /* - term 2: x * r^3 * mean(g x) */
@@ -218,7 +221,7 @@ static void bwd_trailing(const nnr_rmsnorm_params *p, const ln_view *view, const
                 _mm256_storeu_ps(dxr + k, out);
         }
     }
-    if (p->scale)
+    if (use_scale)
         for (size_t k = 0; k < w0; k++)
             dscale[k] = (float)acc[k];
 }
