@@ -8,7 +8,7 @@ NNREF=${NNREF_CLI:-${NNREF_BUILDDIR:-.}/src/cli/nnref}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nnref-cli.XXXXXX") || exit 99
 trap 'rm -rf "$TMP"' EXIT
 
-echo "1..17"
+echo "1..19"
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
@@ -73,6 +73,17 @@ else
     not_ok "gradcheck layernorm rmsnorm exits 0, N = rows >= 20, all PASS" "rows=$ln_rows passed=$ln_passed"; show gc_ln
 fi
 
+run gc_gn gradcheck groupnorm instancenorm
+gn_rows=$(grep -Ec '^(groupnorm|instnorm) ' "$TMP/gc_gn.out")
+gn_passed=$(tail -n 1 "$TMP/gc_gn.out" | sed -n 's/^gradcheck: \([0-9]*\) passed, 0 failed$/\1/p')
+# 9 GroupNorm configurations (8 with x, gamma, beta; 1 with x only) + 2 InstanceNorm (x, gamma, beta)
+if [ "$(rc gc_gn)" = 0 ] && [ "$gn_rows" = "$gn_passed" ] && [ "${gn_rows:-0}" = 31 ] \
+   && [ "$(grep -E '^(groupnorm|instnorm) ' "$TMP/gc_gn.out" | grep -vc ' PASS')" = 0 ]; then
+    ok "gradcheck groupnorm instancenorm exits 0 with 31 rows, all PASS"
+else
+    not_ok "gradcheck groupnorm instancenorm exits 0, N = rows = 31, all PASS" "rows=$gn_rows passed=$gn_passed"; show gc_gn
+fi
+
 run gc_bad gradcheck nosuchlayer
 check "gradcheck nosuchlayer exits 2 with a sentence naming it" \
     test "$(rc gc_bad)" = 2 -a -n "$(grep "nosuchlayer" "$TMP/gc_bad.err")" -a ! -s "$TMP/gc_bad.out"
@@ -115,4 +126,14 @@ if [ "$(rc csv_ln)" = 0 ] && [ "$((got_ln + 1))" = "$want_ln" ] && [ "$(wc -l <"
     ok "bench --csv layernorm rmsnorm: $want_ln rows"
 else
     not_ok "bench --csv layernorm rmsnorm exits 0 with $want_ln rows" "rows on 64x768: $got_ln"; show csv_ln
+fi
+
+run csv_gn bench --csv --reps 1 --small-only groupnorm
+# Rows: triad, then 2 layouts x naive (and avx2) x (fwd, fwd+bwd) on 8x64x14x14.
+want_gn=$((1 + 4 * impls))
+got_gn=$(tail -n +2 "$TMP/csv_gn.out" | awk -F, 'NF == 8 && $1 ~ /^groupnorm_/ && $6 ~ /^[0-9.]+$/' | wc -l)
+if [ "$(rc csv_gn)" = 0 ] && [ "$((got_gn + 1))" = "$want_gn" ] && [ "$(wc -l <"$TMP/csv_gn.out")" = "$((want_gn + 1))" ]; then
+    ok "bench --csv groupnorm: $want_gn rows"
+else
+    not_ok "bench --csv groupnorm exits 0 with $want_gn rows" "groupnorm rows: $got_gn"; show csv_gn
 fi

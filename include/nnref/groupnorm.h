@@ -5,7 +5,7 @@
  *        Addons and PyTorch.
  *
  * A tensor of rank 2..5 is seen, like BatchNorm's, as (N, pre, C, post)
- * around the channel axis @ref nnr_groupnorm_params::axis: channels_last
+ * around the channel axis (@ref nnr_groupnorm_params::axis): channels_last
  * (N, *spatial, C) has post = 1, channels_first (N, C, *spatial) has pre = 1.
  * The C channels are split into G groups of C/G consecutive channels. For
  * sample n and group g the statistics are taken over the m = (C/G)·pre·post

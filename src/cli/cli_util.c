@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include "cli.h"
 
-const char *const nnr_cli_layers[] = {"batchnorm", "layernorm", "rmsnorm", NULL};
+const char *const nnr_cli_layers[] = {"batchnorm", "layernorm", "rmsnorm", "groupnorm", "instancenorm", NULL};
 
 int nnr_layer_known(const char *name)
 {

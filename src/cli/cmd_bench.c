@@ -43,7 +43,10 @@ static void print_help(void)
            "compulsory traffic, and the percentage of triad.\n"
            "LayerNorm and RMSNorm: forward and forward+backward over the last axis of\n"
            "8192x768 (PyTorch presets) and the cache-resident 64x768.\n"
-           "Layers: batchnorm, layernorm, rmsnorm (default: all).\n"
+           "GroupNorm: GroupNorm(32) forward and forward+backward on 32x64x56x56 and\n"
+           "the cache-resident 8x64x14x14, nchw (PyTorch preset) and nhwc (Keras axis);\n"
+           "InstanceNorm: the same with one group per channel.\n"
+           "Layers: batchnorm, layernorm, rmsnorm, groupnorm, instancenorm (default: all).\n"
            "\n"
            "Options:\n"
            "  --threads N        OpenMP threads for triad and kernels (default 1;\n"
@@ -144,7 +147,9 @@ static int parse_options(int argc, char **argv, bench_options *o, int *help)
         } else if (w[0] == '-') {
             return nnr_usage_error("bench", "unknown option '%s'.", w);
         } else if (!nnr_layer_known(w)) {
-            return nnr_usage_error("bench", "unknown layer '%s'; the layers are: batchnorm, layernorm, rmsnorm.", w);
+            return nnr_usage_error("bench",
+                                   "unknown layer '%s'; the layers are: batchnorm, layernorm, rmsnorm, groupnorm, "
+                                   "instancenorm.", w);
         } else if (o->n_layers < sizeof o->layers / sizeof o->layers[0]) {
             o->layers[o->n_layers++] = w;
         }
@@ -774,6 +779,140 @@ static int bench_ln_shape(bench_ctx *ctx, size_t rows, size_t D, int large, size
     return status;
 }
 
+/* ---- GroupNorm and InstanceNorm -------------------------------------------- */
+
+typedef enum gn_pass { GN_FWD, GN_FWD_BWD, IN_FWD, IN_FWD_BWD, GN_PASS_COUNT } gn_pass;
+
+static const struct {
+    const char *kernel, *layer;
+    int groups;           /* -1: one group per channel (InstanceNorm) */
+    int with_bwd;
+    int tensors_counted;  /* compulsory tensor passes for GB/s: fwd x, y; fwd+bwd also x, dy, dx */
+    int buffers_touched;  /* distinct big buffers the call streams: sizes the pool */
+} gn_pass_info[GN_PASS_COUNT] = {
+    [GN_FWD] = {"groupnorm_fwd", "groupnorm", 32, 0, 2, 2},
+    [GN_FWD_BWD] = {"groupnorm_fwd_bwd", "groupnorm", 32, 1, 5, 4},
+    [IN_FWD] = {"instancenorm_fwd", "instancenorm", -1, 0, 2, 2},
+    [IN_FWD_BWD] = {"instancenorm_fwd_bwd", "instancenorm", -1, 1, 5, 4},
+};
+
+/* One GroupNorm call's kernels, parameters and per-channel arrays (C and N*G floats: cached). */
+typedef struct gn_call_args {
+    nnr_groupnorm_fwd_fn fwd;
+    nnr_groupnorm_bwd_fn bwd;
+    int with_bwd;
+    nnr_groupnorm_params p;
+    nnr_shape shape;
+    float *gamma, *beta, *dgamma, *dbeta, *mean, *istd;
+} gn_call_args;
+
+static nnr_status gn_call(const void *arg, const bn_buffers *b)
+{
+    const gn_call_args *a = arg;
+    const nnr_groupnorm_cache cache = {a->mean, a->istd, NULL};
+    nnr_status st = a->fwd(&a->p, &a->shape, b->x, a->gamma, a->beta, b->y, &cache);
+    if (st.code != NNR_OK || !a->with_bwd)
+        return st;
+    return a->bwd(&a->p, &a->shape, b->x, a->gamma, &cache, b->dy, b->dx, a->dgamma, a->dbeta);
+}
+
+/* One (n, c, h, w) problem in each requested layout; `large` selects the rotating pool. */
+static int bench_gn_shape(bench_ctx *ctx, const size_t nchw[4], int large, size_t l3_bytes)
+{
+    const size_t numel = nchw[0] * nchw[1] * nchw[2] * nchw[3], tensor_bytes = numel * sizeof(float);
+    const size_t C = nchw[1], cache_len = nchw[0] * nchw[1];   /* N*G <= N*C */
+    struct {
+        const char *name;
+        nnr_groupnorm_fwd_fn fwd;
+        nnr_groupnorm_bwd_fn bwd;
+        unsigned long reps_large, reps_small;
+    } impls[2];
+    size_t n_impls = 0;
+    impls[n_impls].name = "naive", impls[n_impls].fwd = nnr_groupnorm_fwd_naive;
+    impls[n_impls].bwd = nnr_groupnorm_bwd_naive, impls[n_impls].reps_large = 3, impls[n_impls++].reps_small = 7;
+#ifdef NNR_HAVE_AVX2_BUILD
+    if (nnr_avx2_usable()) {
+        impls[n_impls].name = "avx2", impls[n_impls].fwd = nnr_groupnorm_fwd_avx2;
+        impls[n_impls].bwd = nnr_groupnorm_bwd_avx2, impls[n_impls].reps_large = 15;
+        impls[n_impls++].reps_small = 15;
+    }
+#endif
+    size_t sets_for_pass[GN_PASS_COUNT], max_sets = 1;
+    for (int k = 0; k < GN_PASS_COUNT; k++) {
+        const size_t per_set = (size_t)gn_pass_info[k].buffers_touched * tensor_bytes;
+        sets_for_pass[k] = large ? 2 * l3_bytes / per_set + 1 : 1;
+        if (large && sets_for_pass[k] < 2)
+            sets_for_pass[k] = 2;
+        if (sets_for_pass[k] > max_sets)
+            max_sets = sets_for_pass[k];
+    }
+    bn_pool pool;
+    if (!pool_alloc(&pool, max_sets, numel)) {
+        fprintf(stderr, "nnref bench: cannot allocate %zu buffer sets of 4 x %zu floats.\n", max_sets, numel);
+        return NNR_EXIT_FAIL;
+    }
+    gn_call_args a = {0};
+    a.gamma = alloc_floats(C);
+    a.beta = alloc_floats(C);
+    a.dgamma = alloc_floats(C);
+    a.dbeta = alloc_floats(C);
+    a.mean = alloc_floats(cache_len);
+    a.istd = alloc_floats(cache_len);
+    int status = NNR_EXIT_OK;
+    if (!a.gamma || !a.beta || !a.dgamma || !a.dbeta || !a.mean || !a.istd) {
+        fprintf(stderr, "nnref bench: cannot allocate the GroupNorm parameter arrays.\n");
+        status = NNR_EXIT_FAIL;
+    } else {
+        for (size_t c = 0; c < C; c++) {
+            a.gamma[c] = 1.0f + 0.01f * (float)c;
+            a.beta[c] = 0.1f;
+        }
+        if (!ctx->opt->csv) {
+            if (large)
+                printf("\nGroupNorm %zux%zux%zux%zu: %.1f MB per tensor; each timed call takes the next of %zu (fwd) "
+                       "or %zu (fwd+bwd) buffer sets, > 2 x L3 = %.0f MB, so every call streams from DRAM.\n",
+                       nchw[0], nchw[1], nchw[2], nchw[3], tensor_bytes / 1e6, sets_for_pass[GN_FWD],
+                       sets_for_pass[GN_FWD_BWD], 2.0 * l3_bytes / 1e6);
+            else
+                printf("\nGroupNorm %zux%zux%zux%zu: %.2f MB per tensor, one buffer set reused: CACHE RESIDENT by "
+                       "design, so %%triad can exceed 100.\n",
+                       nchw[0], nchw[1], nchw[2], nchw[3], tensor_bytes / 1e6);
+            ctx->header_printed = 0;
+            print_table_header(ctx);
+        }
+        static const int layouts[] = {LAYOUT_NCHW, LAYOUT_NHWC};
+        for (size_t l = 0; l < 2 && status == NNR_EXIT_OK; l++) {
+            if (!(ctx->opt->layouts & layouts[l]))
+                continue;
+            const int nhwc = layouts[l] == LAYOUT_NHWC;
+            a.shape = nhwc ? (nnr_shape){4, {nchw[0], nchw[2], nchw[3], nchw[1]}}
+                           : (nnr_shape){4, {nchw[0], nchw[1], nchw[2], nchw[3]}};
+            for (size_t i = 0; i < n_impls && status == NNR_EXIT_OK; i++)
+                for (int k = 0; k < GN_PASS_COUNT && status == NNR_EXIT_OK; k++) {
+                    if (!bench_wants(ctx->opt, gn_pass_info[k].layer))
+                        continue;
+                    /* PyTorch preset for nchw, Keras' channel axis for nhwc (epsilon does not change the work) */
+                    const int groups = gn_pass_info[k].groups;
+                    a.p = nhwc ? nnr_groupnorm_keras(groups) : nnr_groupnorm_torch(groups);
+                    a.fwd = impls[i].fwd;
+                    a.bwd = impls[i].bwd;
+                    a.with_bwd = gn_pass_info[k].with_bwd;
+                    const timed_kernel tk = {gn_pass_info[k].kernel, impls[i].name, gn_pass_info[k].tensors_counted,
+                                             large ? impls[i].reps_large : impls[i].reps_small, gn_call, &a};
+                    status = time_kernel(ctx, &tk, &a.shape, nhwc ? "nhwc" : "nchw", &pool, sets_for_pass[k]);
+                }
+        }
+    }
+    free(a.gamma);
+    free(a.beta);
+    free(a.dgamma);
+    free(a.dbeta);
+    free(a.mean);
+    free(a.istd);
+    pool_free(&pool);
+    return status;
+}
+
 int nnr_cmd_bench(int argc, char **argv)
 {
     bench_options opt;
@@ -836,6 +975,13 @@ int nnr_cmd_bench(int argc, char **argv)
             status = bench_ln_shape(&ctx, 8192, 768, 1, l3);
         if (status == NNR_EXIT_OK)
             status = bench_ln_shape(&ctx, 64, 768, 0, l3);
+    }
+    if (status == NNR_EXIT_OK && (bench_wants(&opt, "groupnorm") || bench_wants(&opt, "instancenorm"))) {
+        static const size_t gn_small[4] = {8, 64, 14, 14};
+        if (!opt.small_only)
+            status = bench_gn_shape(&ctx, large_shape, 1, l3);
+        if (status == NNR_EXIT_OK)
+            status = bench_gn_shape(&ctx, gn_small, 0, l3);
     }
     return status;
 }

@@ -17,12 +17,15 @@ static void print_help(void)
            "Checks every backward pass against central finite differences of the\n"
            "double-precision naive kernels (loss L = sum(out*g), g fixed random) and\n"
            "prints one row per checked tensor. Without LAYER, every layer is checked.\n"
-           "Layers: batchnorm, layernorm, rmsnorm.\n"
+           "Layers: batchnorm, layernorm, rmsnorm, groupnorm, instancenorm.\n"
            "BatchNorm configurations: training (closed-form and staged backward) and\n"
            "inference; channels_first and channels_last; ranks 2 and 4; ghost batches;\n"
            "batch renormalization with r and d clipped; no affine centre.\n"
            "LayerNorm and RMSNorm configurations: Keras (last axis) and PyTorch (last\n"
            "two axes) presets, a middle axis, a non-contiguous axis set, affine off.\n"
+           "GroupNorm configurations: PyTorch (channels_first) and Keras (channels_last)\n"
+           "presets, ranks 2 to 5, G = 1, G = C, C=12/G=3, C=10/G=5, center/scale off.\n"
+           "InstanceNorm: PyTorch (affine on) and Keras presets.\n"
            "\n"
            "Exit status: 0 all rows passed, 1 a row failed, 2 usage error.\n");
 }
@@ -178,8 +181,79 @@ static void check_layernorm(gc_tally *tally, int rms)
     }
 }
 
+/* One GroupNorm configuration. */
+typedef struct gn_case {
+    const char *label;
+    const char *legend;
+    int torch;                  /* 1: PyTorch preset (channels_first), 0: Keras (channels_last) */
+    int groups;
+    nnr_shape shape;
+    int affine;
+} gn_case;
+
+static const gn_case gn_cases[] = {
+    {"torch-r2", "PyTorch GroupNorm(2, 6), (4,6)", 1, 2, {2, {4, 6}}, 1},
+    {"torch-r4", "PyTorch GroupNorm(2, 4), (2,4,3,3)", 1, 2, {4, {2, 4, 3, 3}}, 1},
+    {"keras-r3", "Keras GroupNormalization(2), (3,5,4)", 0, 2, {3, {3, 5, 4}}, 1},
+    {"keras-r5", "Keras GroupNormalization(2), (2,2,3,2,4)", 0, 2, {5, {2, 2, 3, 2, 4}}, 1},
+    {"g1", "PyTorch GroupNorm(1, 3), (2,3,3,2)", 1, 1, {4, {2, 3, 3, 2}}, 1},
+    {"g-eq-c", "Keras GroupNormalization(-1), (2,3,2,4)", 0, -1, {4, {2, 3, 2, 4}}, 1},
+    {"c12-g3", "PyTorch GroupNorm(3, 12), (2,12,3)", 1, 3, {3, {2, 12, 3}}, 1},
+    {"c10-g5", "Keras GroupNormalization(5), (2,3,10)", 0, 5, {3, {2, 3, 10}}, 1},
+    {"affine0", "PyTorch GroupNorm(2, 4, affine=False), (2,4,3)", 1, 2, {3, {2, 4, 3}}, 0},
+};
+
+static void check_groupnorm(gc_tally *tally)
+{
+    for (size_t c = 0; c < sizeof gn_cases / sizeof gn_cases[0]; c++)
+        printf("config %-9s %s\n", gn_cases[c].label, gn_cases[c].legend);
+    printf("pass: train = forward + backward (GroupNorm has no running statistics)\n\n");
+    nnr_gc_print_header(stdout);
+    uint64_t seed = 3131;
+    for (size_t c = 0; c < sizeof gn_cases / sizeof gn_cases[0]; c++) {
+        const gn_case *gc = &gn_cases[c];
+        nnr_groupnorm_params p = gc->torch ? nnr_groupnorm_torch(gc->groups) : nnr_groupnorm_keras(gc->groups);
+        p.center = p.scale = gc->affine;
+        char pass[64];
+        snprintf(pass, sizeof pass, "train/%s", gc->label);
+        nnr_gc_report report;
+        nnr_status st = nnr_gradcheck_groupnorm(&p, &gc->shape, seed++, NULL, &report);
+        if (st.code != NNR_OK) {
+            printf("%-10s %-14s %-8s %8s %12s %12s  FAIL (%s)\n", "groupnorm", pass, "-", "-", "-", "-",
+                   nnr_strerror(&st));
+            tally->failed++;
+            continue;
+        }
+        report_rows("groupnorm", pass, &report, tally);
+    }
+}
+
+static void check_instancenorm(gc_tally *tally)
+{
+    printf("config torch     PyTorch InstanceNorm1d(4, affine=True), (3,4,5)\n"
+           "config keras     Keras InstanceNormalization, (2,3,2,3)\n"
+           "pass: train = forward + backward through the InstanceNorm entry points\n\n");
+    nnr_gc_print_header(stdout);
+    for (int keras = 0; keras < 2; keras++) {
+        nnr_instancenorm_params p = keras ? nnr_instancenorm_keras() : nnr_instancenorm_torch();
+        p.center = p.scale = 1;
+        const nnr_shape shape = keras ? (nnr_shape){4, {2, 3, 2, 3}} : (nnr_shape){3, {3, 4, 5}};
+        const char *pass = keras ? "train/keras" : "train/torch";
+        nnr_gc_report report;
+        nnr_status st = nnr_gradcheck_instancenorm(&p, &shape, 4141 + (uint64_t)keras, NULL, &report);
+        if (st.code != NNR_OK) {
+            printf("%-10s %-14s %-8s %8s %12s %12s  FAIL (%s)\n", "instnorm", pass, "-", "-", "-", "-",
+                   nnr_strerror(&st));
+            tally->failed++;
+            continue;
+        }
+        report_rows("instnorm", pass, &report, tally);
+    }
+}
+
 int nnr_cmd_gradcheck(int argc, char **argv)
 {
+    int want_groupnorm = 0, want_instancenorm = 0;
     int want_layernorm = 0, want_rmsnorm = 0;
     int want_batchnorm = 0;
     for (int i = 1; i < argc; i++) {
@@ -190,16 +264,22 @@ int nnr_cmd_gradcheck(int argc, char **argv)
         if (argv[i][0] == '-')
             return nnr_usage_error("gradcheck", "unknown option '%s'; gradcheck takes only layer names.", argv[i]);
         if (!nnr_layer_known(argv[i]))
-            return nnr_usage_error("gradcheck", "unknown layer '%s'; the layers are: batchnorm, layernorm, rmsnorm.", argv[i]);
+            return nnr_usage_error("gradcheck",
+                                   "unknown layer '%s'; the layers are: batchnorm, layernorm, rmsnorm, groupnorm, "
+                                   "instancenorm.", argv[i]);
         if (strcmp(argv[i], "batchnorm") == 0)
             want_batchnorm = 1;
         if (strcmp(argv[i], "layernorm") == 0)
             want_layernorm = 1;
         if (strcmp(argv[i], "rmsnorm") == 0)
             want_rmsnorm = 1;
+        if (strcmp(argv[i], "groupnorm") == 0)
+            want_groupnorm = 1;
+        if (strcmp(argv[i], "instancenorm") == 0)
+            want_instancenorm = 1;
     }
     if (argc < 2)
-        want_batchnorm = want_layernorm = want_rmsnorm = 1;
+        want_batchnorm = want_layernorm = want_rmsnorm = want_groupnorm = want_instancenorm = 1;
 
     gc_tally tally = {0, 0};
     if (want_batchnorm)
@@ -208,6 +288,10 @@ int nnr_cmd_gradcheck(int argc, char **argv)
         check_layernorm(&tally, 0);
     if (want_rmsnorm)
         check_layernorm(&tally, 1);
+    if (want_groupnorm)
+        check_groupnorm(&tally);
+    if (want_instancenorm)
+        check_instancenorm(&tally);
     printf("gradcheck: %u passed, %u failed\n", tally.passed, tally.failed);
     return tally.failed == 0 ? NNR_EXIT_OK : NNR_EXIT_FAIL;
 }

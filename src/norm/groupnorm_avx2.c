@@ -551,7 +551,10 @@ static void affine_slab(const float *x, float *y, size_t len, size_t C, const ro
     const size_t peel = stream_peel(y, len, stream);
     const size_t n_vec = (len - peel) / NNR_F32_PER_YMM, n_tail = (len - peel) % NNR_F32_PER_YMM;
     size_t k = 0, j = 0;
-#define GN_AFFINE_VEC(xv, j_)                                                                                  _mm256_fmadd_ps(_mm256_sub_ps(_mm256_sub_ps(xv, _mm256_loadu_ps(sb->hi + (j_))), _mm256_loadu_ps(sb->lo + (j_))),                     _mm256_loadu_ps(sb->a + (j_)), _mm256_loadu_ps(sb->b + (j_)))
+#define GN_AFFINE_VEC(xv, j_)                                                                   \
+    _mm256_fmadd_ps(_mm256_sub_ps(_mm256_sub_ps(xv, _mm256_loadu_ps(sb->hi + (j_))),             \
+                                  _mm256_loadu_ps(sb->lo + (j_))),                               \
+                    _mm256_loadu_ps(sb->a + (j_)), _mm256_loadu_ps(sb->b + (j_)))
     if (peel) {
         const __m256i mask = mask_first(peel);
         _mm256_maskstore_ps(y, mask, GN_AFFINE_VEC(_mm256_maskload_ps(x, mask), 0));
