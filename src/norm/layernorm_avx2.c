@@ -37,8 +37,14 @@
 #include "layernorm_internal.h"
 #include "layernorm_avx2.h"
 
-/* Accumulators per reduction: four independent chains hide the 4-cycle add/FMA latency. */
-#define NNR_N_ACC 4
+/* Rows ahead of the one being normalized that are prefetched into L1. */
+#define NNR_PREFETCH_ROWS 2
+
+/*
+ * The reductions below keep four independent accumulator chains (named
+ * variables, not an array: GCC -O2 keeps an array of __m256 in memory, and
+ * each add then waits on a store-forward) to hide the 4-cycle add/FMA latency.
+ */
 
 /* sum(x - c) over x[0..D), float lanes flushed to double per chunk. */
 static double row_shifted_sum(const float *x, size_t D, float c)
@@ -49,22 +55,25 @@ static double row_shifted_sum(const float *x, size_t D, float c)
         const size_t len = D - start < NNR_FLUSH_FLOATS ? D - start : NNR_FLUSH_FLOATS;
         const size_t n_vec = len / NNR_F32_PER_YMM, n_tail = len % NNR_F32_PER_YMM;
         const float *p = x + start;
-        __m256 acc[NNR_N_ACC];
-        for (int a = 0; a < NNR_N_ACC; a++)
-            acc[a] = _mm256_setzero_ps();
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+        __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
         size_t v = 0;
-        for (; v + NNR_N_ACC <= n_vec; v += NNR_N_ACC)
-            for (int a = 0; a < NNR_N_ACC; a++)
-                acc[a] = _mm256_add_ps(acc[a], _mm256_sub_ps(_mm256_loadu_ps(p + (v + a) * NNR_F32_PER_YMM), vc));
+        for (; v + 4 <= n_vec; v += 4) {
+            const float *q = p + v * NNR_F32_PER_YMM;
+            acc0 = _mm256_add_ps(acc0, _mm256_sub_ps(_mm256_loadu_ps(q), vc));
+            acc1 = _mm256_add_ps(acc1, _mm256_sub_ps(_mm256_loadu_ps(q + 8), vc));
+            acc2 = _mm256_add_ps(acc2, _mm256_sub_ps(_mm256_loadu_ps(q + 16), vc));
+            acc3 = _mm256_add_ps(acc3, _mm256_sub_ps(_mm256_loadu_ps(q + 24), vc));
+        }
         for (; v < n_vec; v++)
-            acc[0] = _mm256_add_ps(acc[0], _mm256_sub_ps(_mm256_loadu_ps(p + v * NNR_F32_PER_YMM), vc));
+            acc0 = _mm256_add_ps(acc0, _mm256_sub_ps(_mm256_loadu_ps(p + v * NNR_F32_PER_YMM), vc));
         if (n_tail) {
             /* masked lanes load 0; 0 - c must not count, so mask the difference too */
             const __m256i m = ln_tail_mask(n_tail);
-            acc[1] = _mm256_add_ps(acc[1], _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(p + n_vec * NNR_F32_PER_YMM, m), vc),
-                                                         _mm256_castsi256_ps(m)));
+            acc1 = _mm256_add_ps(acc1, _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(p + n_vec * NNR_F32_PER_YMM, m), vc),
+                                                     _mm256_castsi256_ps(m)));
         }
-        total += ln_hsum_pd(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+        total += ln_hsum_pd(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
     }
     return total;
 }
@@ -78,30 +87,38 @@ static void row_centred_sums(const float *x, size_t D, float c, double *s1, doub
         const size_t len = D - start < NNR_FLUSH_FLOATS ? D - start : NNR_FLUSH_FLOATS;
         const size_t n_vec = len / NNR_F32_PER_YMM, n_tail = len % NNR_F32_PER_YMM;
         const float *p = x + start;
-        __m256 a1[NNR_N_ACC], a2[NNR_N_ACC];
-        for (int a = 0; a < NNR_N_ACC; a++)
-            a1[a] = a2[a] = _mm256_setzero_ps();
+        __m256 s0 = _mm256_setzero_ps(), s1v = _mm256_setzero_ps(), s2v = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+        __m256 q0 = _mm256_setzero_ps(), q1 = _mm256_setzero_ps(), q2 = _mm256_setzero_ps(), q3 = _mm256_setzero_ps();
         size_t v = 0;
-        for (; v + NNR_N_ACC <= n_vec; v += NNR_N_ACC)
-            for (int a = 0; a < NNR_N_ACC; a++) {
-                const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(p + (v + a) * NNR_F32_PER_YMM), vc);
-                a1[a] = _mm256_add_ps(a1[a], d);
-                a2[a] = _mm256_fmadd_ps(d, d, a2[a]);
-            }
+        for (; v + 4 <= n_vec; v += 4) {
+            const float *q = p + v * NNR_F32_PER_YMM;
+            const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(q), vc);
+            const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(q + 8), vc);
+            const __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(q + 16), vc);
+            const __m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(q + 24), vc);
+            s0 = _mm256_add_ps(s0, d0);
+            s1v = _mm256_add_ps(s1v, d1);
+            s2v = _mm256_add_ps(s2v, d2);
+            s3 = _mm256_add_ps(s3, d3);
+            q0 = _mm256_fmadd_ps(d0, d0, q0);
+            q1 = _mm256_fmadd_ps(d1, d1, q1);
+            q2 = _mm256_fmadd_ps(d2, d2, q2);
+            q3 = _mm256_fmadd_ps(d3, d3, q3);
+        }
         for (; v < n_vec; v++) {
             const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(p + v * NNR_F32_PER_YMM), vc);
-            a1[0] = _mm256_add_ps(a1[0], d);
-            a2[0] = _mm256_fmadd_ps(d, d, a2[0]);
+            s0 = _mm256_add_ps(s0, d);
+            q0 = _mm256_fmadd_ps(d, d, q0);
         }
         if (n_tail) {
             const __m256i m = ln_tail_mask(n_tail);
             const __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(p + n_vec * NNR_F32_PER_YMM, m), vc),
                                            _mm256_castsi256_ps(m));
-            a1[1] = _mm256_add_ps(a1[1], d);
-            a2[1] = _mm256_fmadd_ps(d, d, a2[1]);
+            s1v = _mm256_add_ps(s1v, d);
+            q1 = _mm256_fmadd_ps(d, d, q1);
         }
-        t1 += ln_hsum_pd(_mm256_add_ps(_mm256_add_ps(a1[0], a1[1]), _mm256_add_ps(a1[2], a1[3])));
-        t2 += ln_hsum_pd(_mm256_add_ps(_mm256_add_ps(a2[0], a2[1]), _mm256_add_ps(a2[2], a2[3])));
+        t1 += ln_hsum_pd(_mm256_add_ps(_mm256_add_ps(s0, s1v), _mm256_add_ps(s2v, s3)));
+        t2 += ln_hsum_pd(_mm256_add_ps(_mm256_add_ps(q0, q1), _mm256_add_ps(q2, q3)));
     }
     *s1 = t1;
     *s2 = t2;
@@ -157,7 +174,10 @@ static void fwd_trailing(const nnr_layernorm_params *p, const ln_view *view, con
         cache->mean[r] = (float)mean;
         cache->istd[r] = (float)istd;
 
-        /* step 4: y = gamma * ((x - hi) - lo) * istd + beta */
+        /* step 4: y = gamma * ((x - hi) - lo) * istd + beta. Meanwhile row
+         * r + NNR_PREFETCH_ROWS is requested into L1 (one prefetch per 64-byte
+         * line), so its statistics passes do not wait on DRAM. */
+        const float *ahead = r + NNR_PREFETCH_ROWS < view->rows ? xr + NNR_PREFETCH_ROWS * D : NULL;
         const float hi = (float)mean;
         const __m256 vhi = _mm256_set1_ps(hi), vlo = _mm256_set1_ps((float)(mean - (double)hi));
         const __m256 vistd = _mm256_set1_ps((float)istd);
@@ -165,6 +185,8 @@ static void fwd_trailing(const nnr_layernorm_params *p, const ln_view *view, con
             const size_t k = v * NNR_F32_PER_YMM;
             const __m256 g = scale ? _mm256_loadu_ps(gamma + k) : ones;
             const __m256 b = center ? _mm256_loadu_ps(beta + k) : zeros;
+            if (ahead != NULL && v % 2 == 0)
+                _mm_prefetch((const char *)(ahead + k), _MM_HINT_T0);
             const __m256 xhat = _mm256_mul_ps(_mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + k), vhi), vlo), vistd);
             const __m256 out = _mm256_fmadd_ps(xhat, g, b);
             if (stream)

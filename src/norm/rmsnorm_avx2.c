@@ -24,6 +24,9 @@
 #include "layernorm_internal.h"
 #include "layernorm_avx2.h"
 
+/* Rows ahead of the one being normalized that are prefetched into L1. */
+#define NNR_PREFETCH_ROWS 2
+
 /* step 1: sum of x^2 over a contiguous row, double-flushed float lanes. */
 static double row_sum_sq(const float *xr, size_t D)
 {
@@ -32,15 +35,19 @@ static double row_sum_sq(const float *xr, size_t D)
         const size_t len = D - start < NNR_FLUSH_FLOATS ? D - start : NNR_FLUSH_FLOATS;
         const size_t n_vec = len / NNR_F32_PER_YMM, n_tail = len % NNR_F32_PER_YMM;
         const float *p = xr + start;
-        __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
+        /* four independent FMA chains hide the 4-cycle latency */
+        __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps(), c = _mm256_setzero_ps(), d = _mm256_setzero_ps();
         size_t v = 0;
-        for (; v + 2 <= n_vec; v += 2) {
-            const __m256 x0 = _mm256_loadu_ps(p + v * NNR_F32_PER_YMM);
-            const __m256 x1 = _mm256_loadu_ps(p + (v + 1) * NNR_F32_PER_YMM);
+        for (; v + 4 <= n_vec; v += 4) {
+            const float *q = p + v * NNR_F32_PER_YMM;
+            const __m256 x0 = _mm256_loadu_ps(q), x1 = _mm256_loadu_ps(q + 8);
+            const __m256 x2 = _mm256_loadu_ps(q + 16), x3 = _mm256_loadu_ps(q + 24);
             a = _mm256_fmadd_ps(x0, x0, a);
             b = _mm256_fmadd_ps(x1, x1, b);
+            c = _mm256_fmadd_ps(x2, x2, c);
+            d = _mm256_fmadd_ps(x3, x3, d);
         }
-        if (v < n_vec) {
+        for (; v < n_vec; v++) {
             const __m256 x0 = _mm256_loadu_ps(p + v * NNR_F32_PER_YMM);
             a = _mm256_fmadd_ps(x0, x0, a);
         }
@@ -48,7 +55,7 @@ static double row_sum_sq(const float *xr, size_t D)
             const __m256 x0 = _mm256_maskload_ps(p + n_vec * NNR_F32_PER_YMM, ln_tail_mask(n_tail));
             b = _mm256_fmadd_ps(x0, x0, b);   /* masked lanes load 0 */
         }
-        total += ln_hsum_pd(_mm256_add_ps(a, b));
+        total += ln_hsum_pd(_mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
     }
     if (isinf(total)) {
         /* float squares overflowed, or x holds an infinity: the double sum tells which */
@@ -78,9 +85,13 @@ static void fwd_trailing(const nnr_rmsnorm_params *p, const ln_view *view, const
         cache->rstd[r] = (float)rstd;
         const __m256 vr = _mm256_set1_ps((float)rstd);
 
-        /* step 3: y = (x * r) * scale */
+        /* step 3: y = (x * r) * scale, prefetching row r + NNR_PREFETCH_ROWS into L1
+         * (one prefetch per 64-byte line) so its mean square does not wait on DRAM */
+        const float *ahead = r + NNR_PREFETCH_ROWS < view->rows ? xr + NNR_PREFETCH_ROWS * D : NULL;
         for (size_t v = 0; v < n_vec; v++) {
             const size_t k = v * NNR_F32_PER_YMM;
+            if (ahead != NULL && v % 2 == 0)
+                _mm_prefetch((const char *)(ahead + k), _MM_HINT_T0);
             const __m256 s = use_scale ? _mm256_loadu_ps(scale + k) : ones;
             const __m256 out = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + k), vr), s);
             if (stream)
