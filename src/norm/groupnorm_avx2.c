@@ -18,17 +18,21 @@
  *  - row path (post == 1, channels_last, groups of at most
  *    NNR_CHANNEL_BLOCK channels): each of the pre rows holds C contiguous
  *    channels, and a group is only cg of them (2 for GroupNorm(32) on 64
- *    channels). The reductions keep 32 channels in four ymm accumulators and
- *    walk the rows; per-channel sums are then added into their groups. A
- *    block of whole groups of at most NNR_CHANNEL_BLOCK channels is done at a
- *    time, its per-channel coefficients in small stack arrays.
+ *    channels). Per-channel statistics first, then merged into groups.
+ *    With C <= NNR_CHANNEL_BLOCK the sample is one contiguous slab walked
+ *    linearly (slab_*: per-channel float lanes indexed by channel, one read
+ *    from DRAM with L1-sized chunks merged by Chan's update, streaming
+ *    stores over the whole slab). Wider rows are done in blocks of whole
+ *    groups, their tiles of 32 channels walking the rows (rows_*).
  *
  * Precision, as in batchnorm_avx2.c: float lanes accumulate over at most
  * NNR_FLUSH_FLOATS values (segment path) or NNR_MAX_ROWS_PER_FLUSH rows (row
  * path) and are then flushed into double. The variance is the shifted form
- * around hi = (float)mean: S1 = sum(x - hi), S2 = sum((x - hi)^2),
- * var = S2/m - (S1/m)^2; x - hi is exact for values within a factor 2 of the
- * mean (Sterbenz) and a constant group gives S1 = S2 = 0 exactly. The mean
+ * around hi = (float)mean of the group (or, in slab_chunked_stats, of the
+ * chunk): S1 = sum(x - hi), S2 = sum((x - hi)^2), var = S2/m - (S1/m)^2;
+ * x - hi is exact for values within a factor 2 of the mean (Sterbenz), a
+ * constant group gives S1 = S2 = 0 exactly, and the shift is never a single
+ * possibly far-off value, so the cancellation stays small. The mean
  * is kept as hi + lo (lo = mean - hi in float), and x is centred as
  * (x - hi) - lo, as accurate as the naive kernel's double subtraction; a
  * constant group has lo = 0 and gives y == beta exactly.
