@@ -2,8 +2,22 @@
 # The tutorials cannot rot: each tutorial program, run with --check, asserts
 # the numbers its README and transcript show (document 002's staged and
 # closed-form backward, document 004's statistics, the running-statistics
-# rules, the gradient checks) and prints one TAP line per assertion. The rest
-# of its transcript is not TAP and lands in the log.
+# rules, the gradient checks; document 000's LayerNorm example, the special
+# cases between the normalization layers, the cells that share statistics,
+# the Fashion-MNIST statistics) and prints one TAP line per assertion. The
+# rest of its transcript is not TAP and lands in the log. Both programs'
+# lines are joined into one TAP stream, renumbered, with one plan at the end.
 
 BUILDDIR=${NNREF_BUILDDIR:-.}
-exec "$BUILDDIR/tutorials/01-batchnorm/tutorial_batchnorm" --check
+status=0
+out=$(mktemp) || exit 1
+trap 'rm -f "$out"' EXIT
+for prog in 01-batchnorm/tutorial_batchnorm 02-normalization/tutorial_normalization; do
+    "$BUILDDIR/tutorials/$prog" --check >>"$out" || status=1
+done
+awk '
+/^(ok|not ok) [0-9]+/ { n++; ok = ($1 == "ok"); sub(/^(ok|not ok) [0-9]+/, ""); print (ok ? "ok " : "not ok ") n $0; next }
+/^1\.\.[0-9]+$/ { next }
+{ print "# " $0 }
+END { print "1.." n }' "$out"
+exit $status

@@ -6,6 +6,7 @@
  *   part_document_000()   Keras' LayerNormalization(axis=1) example of document 000
  *                         on arange(10).reshape(5,2)*10: the document's +-0.99998
  *                         (eps 1e-3), and PyTorch's eps 1e-5;
+ *   part_rmsnorm_doc000() RMSNorm (Keras, PyTorch) on the same input;
  *   part_special_cases()  InstanceNorm = GroupNorm(groups=C) = BatchNorm on each
  *                         sample alone; GroupNorm(1) = LayerNorm over (C,H,W) while
  *                         LayerNorm's gamma/beta are constant over positions, and
@@ -193,6 +194,41 @@ static void part_document_000(checks *ck)
     snprintf(printed, sizeof printed, "%.5f", y_keras[1]);
     check_true(ck, "doc000 Keras output prints as 0.99998 with 5 decimals, as in the document",
                strcmp(printed, "0.99998") == 0);
+}
+
+/* RMSNorm on the same input: no centring, so a row (a, b) becomes
+ * (a, b) / sqrt((a^2 + b^2)/2 + eps), not +-1. */
+static void part_rmsnorm_doc000(checks *ck)
+{
+    printf("\n1b. RMSNorm on the same input: y = x / sqrt(mean(x^2) + eps), no mean subtracted\n\n");
+    float x[DOC000_ROWS * DOC000_COLS], scale[DOC000_COLS] = { 1, 1 }, rstd[DOC000_ROWS];
+    for (int i = 0; i < DOC000_ROWS * DOC000_COLS; i++)
+        x[i] = (float)(10 * i);
+    const nnr_shape shape = { 2, { DOC000_ROWS, DOC000_COLS } };
+    const nnr_rmsnorm_cache cache = { rstd };
+    struct { const char *name; nnr_rmsnorm_params p; } presets[2] = {
+        { "Keras RMSNormalization(axis=-1)", nnr_rmsnorm_keras() },
+        { "PyTorch nn.RMSNorm(2)", nnr_rmsnorm_torch(1) },
+    };
+    for (int k = 0; k < 2; k++) {
+        float y[DOC000_ROWS * DOC000_COLS];
+        must(nnr_rmsnorm_fwd_naive(&presets[k].p, &shape, x, scale, y, &cache), "nnr_rmsnorm_fwd_naive");
+        printf("  %s (eps %.8g):\n", presets[k].name, presets[k].p.epsilon);
+        double worst = 0.0;
+        for (int r = 0; r < DOC000_ROWS; r++) {
+            const double a = 10.0 * (2 * r), b = 10.0 * (2 * r + 1);
+            const double r_want = 1.0 / sqrt((a * a + b * b) / 2.0 + presets[k].p.epsilon);
+            printf("    [%3g %3g] -> [%.8f %.8f]   rms %.6f\n", a, b, y[2 * r], y[2 * r + 1],
+                   sqrt((a * a + b * b) / 2.0));
+            worst = fmax(worst, fmax(fabs(y[2 * r] - a * r_want), fabs(y[2 * r + 1] - b * r_want)));
+        }
+        char what[128];
+        snprintf(what, sizeof what, "doc000 input, %s: y = x / sqrt(mean(x^2) + eps) per row", presets[k].name);
+        /* outputs up to sqrt(2): one float rounding is at most 1.2e-7 */
+        check_close(ck, what, worst, 0.0, 1.2e-7);
+    }
+    printf("  RMSNorm divides by the root mean square instead of centring: each row keeps its offset\n"
+           "  (all values stay >= 0 here), only its scale is normalized (mean(y^2) = 1 up to eps).\n");
 }
 
 /* ------------------------------------------------------------------------- */
@@ -619,6 +655,7 @@ int main(int argc, char **argv)
            nnr_version());
 
     part_document_000(&ck);
+    part_rmsnorm_doc000(&ck);
     part_special_cases(&ck);
     part_groups(&ck, datadir);
     part_statistics(&ck, datadir);
