@@ -20,10 +20,11 @@
  *  BatchNorm. Against double the reference is not rounded, adding eps/2.
  *  Reductions (dgamma, dbeta, dscale; one term per row):
  *      |avx2 - ref| <= K_RED * eps * sum_rows |term| + eps * |ref|.
- *  The AVX2 kernel forms each term in float (x_hat with 3 roundings, the
- *  product with one: 4 eps/2 relative... plus istd's) and adds it in double,
- *  so every term errs by at most about 3 eps relative and the sum by
- *  3 eps * sum |term|; the final rounding adds eps/2 * |ref|. K_RED = 4.
+ *  The AVX2 kernel forms each term in float (x_hat from a subtraction and a
+ *  product, then the product with dy: 3 roundings of eps/2, at most 1.5 eps
+ *  relative plus cancellation in x - mean of about one more eps) and adds it
+ *  in double, so every term errs by at most about 3 eps relative and the sum
+ *  by 3 eps * sum |term|; the final rounding adds eps/2 * |ref|. K_RED = 4.
  *  The measured worst errors are printed with NNREF_XC_VERBOSE=1.
  */
 #include "config.h"

@@ -31,6 +31,10 @@
  * \f[ dx_k = r\Big(g_k - x_k\, r^2\, \overline{g\,x}\Big), \qquad
  *     d\mathrm{scale}_k = \sum_{\mathrm{rows}} dy_k\, x_k\, r . \f]
  *
+ * When \f$\sigma^2+\varepsilon = 0\f$ (ε = 0 and a constant row; for RMSNorm
+ * an all-zero row) the inverse square root is taken as 0, as PyTorch's InvStd
+ * does for BatchNorm, so y = β (RMSNorm: y = 0) rather than 0·∞ = NaN.
+ *
  * All buffers are owned by the caller; kernels never allocate. A rejected call
  * returns a status naming the argument and writes nothing.
  */

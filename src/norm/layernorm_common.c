@@ -107,9 +107,8 @@ nnr_status nnr_ln_view_make(const int *axes, size_t n_axes, double epsilon, cons
         }
     }
     view->count = count;
-    view->block = (last - first + 1) == (int)n_axes;
-    view->trailing = view->block && last == rank - 1;
-    view->inner = view->block ? strides[last] : 0;
+    /* trailing: the axes form one block (no gap) that ends at the last axis */
+    view->trailing = (last - first + 1) == (int)n_axes && last == rank - 1;
     return nnr_ok();
 }
 

@@ -21,13 +21,8 @@ typedef struct ln_view {
     size_t n_outer, outer_dims[NNR_MAX_RANK], outer_strides[NNR_MAX_RANK];
     size_t n_norm, norm_dims[NNR_MAX_RANK], norm_strides[NNR_MAX_RANK];
     /* 1 when the normalized axes are the trailing block: row r is the D
-     * contiguous values at r*D. */
+     * contiguous values at r*D (the AVX2 kernels' vector path). */
     int trailing;
-    /* The normalized axes are one contiguous block of axes (trailing or
-     * middle): element k of row r sits at outer*D*inner + k*inner + i with
-     * r = outer*inner + i. */
-    int block;
-    size_t inner;
 } ln_view;
 
 /* Validates axes, epsilon and shape (no pointers) and fills the view. */
