@@ -289,6 +289,50 @@ START_TEST(shapes_against_double)
 }
 END_TEST
 
+/* Backward in place (dx == dy) gives the same gradients as out of place, also
+ * when D spans more than one of the AVX2 kernel's dgamma panels (1024 columns)
+ * and for a non-trailing axis set. */
+START_TEST(shapes_backward_in_place)
+{
+    const ln_shape_case cases[2] = {{{2, {3, 1100}}, {-1}, 1}, {{3, {4, 5, 6}}, {0, 2}, 2}};
+    ln_impl impls[3];
+    size_t n_impl = ln_impls(impls);
+    for (int c = 0; c < 2; c++) {
+        size_t count, d, rows;
+        nnr_layernorm_params p = ln_axes(cases[c].axes, cases[c].n_axes, 1e-5);
+        ASSERT_OK(nnr_shape_numel(&cases[c].shape, "shape", &count));
+        ASSERT_OK(nnr_layernorm_sizes(&p, &cases[c].shape, &d, &rows));
+        float *x = tu_alloc_f(count), *y = tu_alloc_f(count), *dy = tu_alloc_f(count), *dx = tu_alloc_f(count);
+        float *g = tu_alloc_f(d), *b = tu_alloc_f(d), *dg = tu_alloc_f(d), *db = tu_alloc_f(d);
+        float *dg2 = tu_alloc_f(d), *db2 = tu_alloc_f(d), *mean = tu_alloc_f(rows), *istd = tu_alloc_f(rows);
+        tu_randn_f(x, count, 31, 0.5, 1.0);
+        tu_randn_f(g, d, 32, 1.0, 0.2);
+        tu_randn_f(b, d, 33, 0.0, 0.2);
+        nnr_rmsnorm_params rp = nnr_rmsnorm_keras();
+        memcpy(rp.axes, p.axes, sizeof rp.axes);
+        rp.n_axes = p.n_axes;
+        for (size_t k = 0; k < n_impl; k++) {
+            const nnr_layernorm_cache cache = {mean, istd};
+            ASSERT_OK(impls[k].fwd(&p, &cases[c].shape, x, g, b, y, &cache));
+            tu_randn_f(dy, count, 34, 0.0, 1.0);
+            ASSERT_OK(impls[k].bwd(&p, &cases[c].shape, x, g, &cache, dy, dx, dg, db));
+            ASSERT_OK(impls[k].bwd(&p, &cases[c].shape, x, g, &cache, dy, dy, dg2, db2));   /* dy becomes dx */
+            ck_assert_msg(memcmp(dx, dy, count * sizeof *dx) == 0 && memcmp(dg, dg2, d * sizeof *dg) == 0 &&
+                          memcmp(db, db2, d * sizeof *db) == 0, "case %d %s: in-place backward differs", c,
+                          impls[k].name);
+            ASSERT_OK(impls[k].rms_fwd(&rp, &cases[c].shape, x, g, y, &(nnr_rmsnorm_cache){istd}));
+            tu_randn_f(dy, count, 35, 0.0, 1.0);
+            ASSERT_OK(impls[k].rms_bwd(&rp, &cases[c].shape, x, g, &(nnr_rmsnorm_cache){istd}, dy, dx, dg));
+            ASSERT_OK(impls[k].rms_bwd(&rp, &cases[c].shape, x, g, &(nnr_rmsnorm_cache){istd}, dy, dy, dg2));
+            ck_assert_msg(memcmp(dx, dy, count * sizeof *dx) == 0 && memcmp(dg, dg2, d * sizeof *dg) == 0,
+                          "case %d %s: in-place RMSNorm backward differs", c, impls[k].name);
+        }
+        free(x); free(y); free(dy); free(dx); free(g); free(b); free(dg); free(db); free(dg2); free(db2);
+        free(mean); free(istd);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------------------- */
 /* errors: a status naming the argument, and no output written              */
 /* ------------------------------------------------------------------------- */
@@ -708,6 +752,7 @@ void layernorm_add_reference(TCase *tc)
 void layernorm_add_shapes(TCase *tc)
 {
     tcase_add_loop_test(tc, shapes_against_double, 0, (int)(sizeof shape_cases / sizeof shape_cases[0]));
+    tcase_add_test(tc, shapes_backward_in_place);
 }
 
 void layernorm_add_errors(TCase *tc)
