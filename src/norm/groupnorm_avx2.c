@@ -56,8 +56,8 @@
 #include <math.h>
 #include <stdint.h>
 #include "groupnorm_internal.h"
+#include "avx2_util.h"
 
-#define NNR_F32_PER_YMM 8
 /* Segment path: floats reduced in float lanes before flushing to double. */
 #define NNR_FLUSH_FLOATS 1024
 /* Row path: rows reduced in float lanes before flushing to double. */
@@ -73,59 +73,13 @@
 /* Outputs at least this large are written with non-temporal stores (4x L2). */
 #define NNR_STREAM_MIN_BYTES ((size_t)8 << 20)
 
-#define NNR_INLINE static inline __attribute__((always_inline))
 
-/* mask_first(n): the first n lanes set (n in 0..8). */
-static const int32_t mask_table[2 * NNR_F32_PER_YMM] = {-1, -1, -1, -1, -1, -1, -1, -1,
-                                                        0,  0,  0,  0,  0,  0,  0,  0};
 
-NNR_INLINE __m256i mask_first(size_t n)
-{
-    return _mm256_loadu_si256((const __m256i *)&mask_table[NNR_F32_PER_YMM - n]);
-}
 
-/* Sum of the 8 lanes, added in double. */
-NNR_INLINE double hsum_to_double(__m256 v)
-{
-    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
-    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
-    __m256d s = _mm256_add_pd(lo, hi);
-    __m128d t = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
-    t = _mm_add_sd(t, _mm_unpackhi_pd(t, t));
-    return _mm_cvtsd_f64(t);
-}
 
-/* acc[0..8) += the 8 lanes of v, in double. */
-NNR_INLINE void flush_lanes(double *acc, __m256 v)
-{
-    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
-    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
-    _mm256_storeu_pd(acc, _mm256_add_pd(_mm256_loadu_pd(acc), lo));
-    _mm256_storeu_pd(acc + 4, _mm256_add_pd(_mm256_loadu_pd(acc + 4), hi));
-}
 
-/* Lanes to peel so that dst + peel is 32-byte aligned (0 if not streaming). */
-NNR_INLINE size_t stream_peel(const float *dst, size_t len, int stream)
-{
-    if (!stream)
-        return 0;
-    size_t peel = ((32 - ((uintptr_t)dst & 31)) & 31) / sizeof(float);
-    return peel < len ? peel : len;
-}
 
-NNR_INLINE void store_out(float *dst, __m256 v, int stream)
-{
-    if (stream)
-        _mm256_stream_ps(dst, v);
-    else
-        _mm256_storeu_ps(dst, v);
-}
 
-/* A coefficient vector: lanes k..k+8 of coef (step 1) or coef[0] broadcast (step 0). */
-NNR_INLINE __m256 load_coef(const float *coef, size_t k, int step)
-{
-    return step ? _mm256_loadu_ps(coef + k) : _mm256_broadcast_ss(coef);
-}
 
 static size_t segment_offset(const gn_view *v, size_t i, size_t p, size_t g)
 {
