@@ -23,63 +23,12 @@
  *
  * Only the public API (nnref.h) is used: the naive kernels, float and double.
  */
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include "nnref.h"
-
-/* Every variable visible in gdb, whatever CFLAGS configure was given: the
- * user's CFLAGS (-O2 by default) come after Makefile.am's -O0 on the compiler
- * line, so ask for -O0 here. Only this file; the library keeps its flags. */
-#if defined(__clang__)
-#pragma clang optimize off
-#elif defined(__GNUC__)
-#pragma GCC optimize("O0")
-#endif
+#define TUTORIAL_NAME "tutorial_batchnorm"
+#include "../common/tutorial_util.h"
 
 /* ------------------------------------------------------------------------- */
-/* Printing and checking helpers                                             */
+/* Printing helpers (checking and the rest: tutorials/common/tutorial_util.h) */
 /* ------------------------------------------------------------------------- */
-
-/* The --check mode's running tally; each assertion is one TAP line. */
-typedef struct checks {
-    int enabled;
-    int count;
-    int failed;
-} checks;
-
-/* Asserts |got - want| <= tol; prints the TAP line only in --check mode. */
-static void check_close(checks *ck, const char *what, double got, double want, double tol)
-{
-    if (!ck->enabled)
-        return;
-    const int pass = fabs(got - want) <= tol;   /* false for NaN */
-    ck->count++;
-    if (!pass)
-        ck->failed++;
-    printf("%s %d - %s: got %.17g, want %.17g, tolerance %.3g\n",
-           pass ? "ok" : "not ok", ck->count, what, got, want, tol);
-}
-
-static void check_true(checks *ck, const char *what, int condition)
-{
-    if (!ck->enabled)
-        return;
-    ck->count++;
-    if (!condition)
-        ck->failed++;
-    printf("%s %d - %s\n", condition ? "ok" : "not ok", ck->count, what);
-}
-
-/* A library call that fails here is a bug in the tutorial: say why and stop. */
-static void must(nnr_status st, const char *call)
-{
-    if (st.code != NNR_OK) {
-        fprintf(stderr, "tutorial_batchnorm: %s failed: %s\n", call, nnr_strerror(&st));
-        exit(EXIT_FAILURE);
-    }
-}
 
 static void print_matrix(const char *name, const double *a, size_t rows, size_t cols)
 {
@@ -98,26 +47,6 @@ static void print_row(const char *name, const double *a, size_t n)
     for (size_t j = 0; j < n; j++)
         printf(" %13.9f", a[j]);
     printf(" ]\n");
-}
-
-static double max_abs_diff(const double *a, const double *b, size_t n)
-{
-    double worst = 0.0;
-    for (size_t i = 0; i < n; i++)
-        worst = fmax(worst, fabs(a[i] - b[i]));
-    return worst;
-}
-
-static FILE *open_data_file(const char *datadir, const char *name)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", datadir, name);
-    FILE *f = fopen(path, "w");
-    if (f == NULL) {
-        perror(path);
-        exit(EXIT_FAILURE);
-    }
-    return f;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -729,18 +658,9 @@ static void part_batch_of_one(checks *ck)
 
 int main(int argc, char **argv)
 {
-    checks ck = { 0, 0, 0 };
-    const char *datadir = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--check") == 0)
-            ck.enabled = 1;
-        else if (strcmp(argv[i], "--datadir") == 0 && i + 1 < argc)
-            datadir = argv[++i];
-        else {
-            fprintf(stderr, "usage: %s [--check] [--datadir DIR]\n", argv[0]);
-            return 2;
-        }
-    }
+    checks ck;
+    const char *datadir;
+    tutorial_parse_args(argc, argv, &ck, &datadir);
 
     printf("nnref %s tutorial 01: BatchNorm by hand and by the library (naive kernels, float and double)\n",
            nnr_version());
@@ -752,9 +672,5 @@ int main(int argc, char **argv)
     part_factor_schedule(&ck, datadir);
     part_batch_of_one(&ck);
 
-    if (ck.enabled) {
-        printf("1..%d\n", ck.count);
-        printf("# tutorial checks: %d passed, %d failed\n", ck.count - ck.failed, ck.failed);
-    }
-    return ck.failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tutorial_finish(&ck);
 }

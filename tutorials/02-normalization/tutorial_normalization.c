@@ -30,98 +30,8 @@
  * Only the public API (nnref.h) is used: the naive kernels, float and double,
  * and the IDX reader.
  */
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include "nnref.h"
-
-/* Every variable visible in gdb, whatever CFLAGS configure was given (see
- * tutorial 01). Only this file; the library keeps its flags. */
-#if defined(__clang__)
-#pragma clang optimize off
-#elif defined(__GNUC__)
-#pragma GCC optimize("O0")
-#endif
-
-/* ------------------------------------------------------------------------- */
-/* Printing and checking helpers (as in tutorial 01)                         */
-/* ------------------------------------------------------------------------- */
-
-typedef struct checks {
-    int enabled;
-    int count;
-    int failed;
-} checks;
-
-static void check_close(checks *ck, const char *what, double got, double want, double tol)
-{
-    if (!ck->enabled)
-        return;
-    const int pass = fabs(got - want) <= tol;   /* false for NaN */
-    ck->count++;
-    if (!pass)
-        ck->failed++;
-    printf("%s %d - %s: got %.17g, want %.17g, tolerance %.3g\n",
-           pass ? "ok" : "not ok", ck->count, what, got, want, tol);
-}
-
-static void check_true(checks *ck, const char *what, int condition)
-{
-    if (!ck->enabled)
-        return;
-    ck->count++;
-    if (!condition)
-        ck->failed++;
-    printf("%s %d - %s\n", condition ? "ok" : "not ok", ck->count, what);
-}
-
-/* A check that cannot run here (no data set): a TAP skip, not a pass. */
-static void check_skip(checks *ck, const char *what, const char *reason)
-{
-    if (!ck->enabled)
-        return;
-    ck->count++;
-    printf("ok %d - %s # SKIP %s\n", ck->count, what, reason);
-}
-
-static void must(nnr_status st, const char *call)
-{
-    if (st.code != NNR_OK) {
-        fprintf(stderr, "tutorial_normalization: %s failed: %s\n", call, nnr_strerror(&st));
-        exit(EXIT_FAILURE);
-    }
-}
-
-static void *must_alloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (p == NULL) {
-        fprintf(stderr, "tutorial_normalization: out of memory\n");
-        exit(EXIT_FAILURE);
-    }
-    return p;
-}
-
-static FILE *open_data_file(const char *datadir, const char *name)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", datadir, name);
-    FILE *f = fopen(path, "w");
-    if (f == NULL) {
-        perror(path);
-        exit(EXIT_FAILURE);
-    }
-    return f;
-}
-
-static double max_abs_diff(const double *a, const double *b, size_t n)
-{
-    double worst = 0.0;
-    for (size_t i = 0; i < n; i++)
-        worst = fmax(worst, fabs(a[i] - b[i]));
-    return worst;
-}
+#define TUTORIAL_NAME "tutorial_normalization"
+#include "../common/tutorial_util.h"
 
 /* ------------------------------------------------------------------------- */
 /* 1. Document 000: LayerNormalization(axis=1) on arange(10).reshape(5,2)*10  */
@@ -638,18 +548,9 @@ static void part_statistics(checks *ck, const char *datadir)
 
 int main(int argc, char **argv)
 {
-    checks ck = { 0, 0, 0 };
-    const char *datadir = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--check") == 0)
-            ck.enabled = 1;
-        else if (strcmp(argv[i], "--datadir") == 0 && i + 1 < argc)
-            datadir = argv[++i];
-        else {
-            fprintf(stderr, "usage: %s [--check] [--datadir DIR]\n", argv[0]);
-            return 2;
-        }
-    }
+    checks ck;
+    const char *datadir;
+    tutorial_parse_args(argc, argv, &ck, &datadir);
 
     printf("nnref %s tutorial 02: LayerNorm, InstanceNorm and GroupNorm beside BatchNorm (naive kernels)\n",
            nnr_version());
@@ -660,9 +561,5 @@ int main(int argc, char **argv)
     part_groups(&ck, datadir);
     part_statistics(&ck, datadir);
 
-    if (ck.enabled) {
-        printf("1..%d\n", ck.count);
-        printf("# tutorial checks: %d passed, %d failed\n", ck.count - ck.failed, ck.failed);
-    }
-    return ck.failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tutorial_finish(&ck);
 }
