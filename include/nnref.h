@@ -9,6 +9,7 @@
 #include "nnref/batchnorm.h"
 #include "nnref/layernorm.h"
 #include "nnref/groupnorm.h"
+#include "nnref/pool.h"
 #include "nnref/io.h"
 #include "nnref/gradcheck.h"
 

@@ -40,6 +40,14 @@ static void fill_naive(nnr_kernel_table *t)
     t->rmsnorm_bwd = nnr_rmsnorm_bwd_naive;
     t->groupnorm_fwd = nnr_groupnorm_fwd_naive;
     t->groupnorm_bwd = nnr_groupnorm_bwd_naive;
+    t->maxpool_fwd = nnr_maxpool_fwd_naive;
+    t->maxpool_bwd = nnr_maxpool_bwd_naive;
+    t->avgpool_fwd = nnr_avgpool_fwd_naive;
+    t->avgpool_bwd = nnr_avgpool_bwd_naive;
+    t->global_maxpool_fwd = nnr_global_maxpool_fwd_naive;
+    t->global_maxpool_bwd = nnr_global_maxpool_bwd_naive;
+    t->global_avgpool_fwd = nnr_global_avgpool_fwd_naive;
+    t->global_avgpool_bwd = nnr_global_avgpool_bwd_naive;
 }
 
 #ifdef NNR_HAVE_AVX2_BUILD

@@ -10,6 +10,7 @@
 #include "nnref/batchnorm.h"
 #include "nnref/layernorm.h"
 #include "nnref/groupnorm.h"
+#include "nnref/pool.h"
 
 typedef struct nnr_kernel_table {
     nnr_impl impl;
@@ -23,6 +24,14 @@ typedef struct nnr_kernel_table {
     nnr_rmsnorm_bwd_fn rmsnorm_bwd;
     nnr_groupnorm_fwd_fn groupnorm_fwd;
     nnr_groupnorm_bwd_fn groupnorm_bwd;
+    nnr_maxpool_fwd_fn maxpool_fwd;
+    nnr_maxpool_bwd_fn maxpool_bwd;
+    nnr_avgpool_fwd_fn avgpool_fwd;
+    nnr_avgpool_bwd_fn avgpool_bwd;
+    nnr_global_maxpool_fwd_fn global_maxpool_fwd;
+    nnr_global_maxpool_bwd_fn global_maxpool_bwd;
+    nnr_global_avgpool_fwd_fn global_avgpool_fwd;
+    nnr_global_avgpool_bwd_fn global_avgpool_bwd;
 } nnr_kernel_table;
 
 /* The table, filled at the first call. */
