@@ -4,15 +4,19 @@
 # closed-form backward, document 004's statistics, the running-statistics
 # rules, the gradient checks; document 000's LayerNorm example, the special
 # cases between the normalization layers, the cells that share statistics,
-# the Fashion-MNIST statistics) and prints one TAP line per assertion. The
-# rest of its transcript is not TAP and lands in the log. Both programs'
-# lines are joined into one TAP stream, renumbered, with one plan at the end.
+# the Fashion-MNIST statistics; document 000's pooling shapes, document 002's
+# swapped max_pooling, Keras same against PyTorch padding, the tie rules,
+# the windows read, a pooled Fashion-MNIST image) and prints one TAP line per
+# assertion. The rest of its transcript is not TAP and lands in the log. All
+# programs' lines are joined into one TAP stream, renumbered, with one plan
+# at the end.
 
 BUILDDIR=${NNREF_BUILDDIR:-.}
 status=0
 out=$(mktemp) || exit 1
 trap 'rm -f "$out"' EXIT
-for prog in 01-batchnorm/tutorial_batchnorm 02-normalization/tutorial_normalization; do
+for prog in 01-batchnorm/tutorial_batchnorm 02-normalization/tutorial_normalization \
+            03-pooling/tutorial_pooling; do
     "$BUILDDIR/tutorials/$prog" --check >>"$out" || status=1
 done
 awk '
