@@ -30,6 +30,7 @@
 #include "nnref/batchnorm.h"
 #include "nnref/layernorm.h"
 #include "nnref/groupnorm.h"
+#include "nnref/pool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -223,6 +224,69 @@ nnr_status nnr_gradcheck_groupnorm(const nnr_groupnorm_params *p, const nnr_shap
  */
 nnr_status nnr_gradcheck_instancenorm(const nnr_instancenorm_params *p, const nnr_shape *shape, uint64_t seed,
                                       const nnr_gc_options *options, nnr_gc_report *report);
+
+/**
+ * Ready-made check of the double naive max pooling kernels
+ * (nnr_maxpool_fwd_naive_f64(), nnr_maxpool_bwd_naive_f64()): tensor x.
+ * Max pooling is piecewise linear; its gradient jumps where two cells of a
+ * window tie. The default input is a seeded random permutation of
+ * 0.1·(0, 1, ..., count−1), centred, so any two cells differ by at least 0.1,
+ * far beyond the harness' step, and every entry is judged. An input of your
+ * own with ties reports those entries as kinks.
+ * @param[in]  p        pooling parameters.
+ * @param[in]  shape    input shape (small shapes: every entry is checked).
+ * @param[in]  x        the input (shape's element count), or NULL for the well-separated default.
+ * @param[in]  seed     seed of the default input's permutation.
+ * @param[in]  options  harness settings, or NULL for nnr_gc_defaults().
+ * @param[out] report   the per-tensor results.
+ * @return ::NNR_OK when the check ran (look at report->passed for the verdict);
+ *         an error naming the argument otherwise.
+ */
+nnr_status nnr_gradcheck_maxpool(const nnr_pool_params *p, const nnr_shape *shape, const double *x, uint64_t seed,
+                                 const nnr_gc_options *options, nnr_gc_report *report);
+
+/**
+ * Ready-made check of the double naive average pooling kernels, as
+ * nnr_gradcheck_maxpool() (average pooling is linear: no kinks).
+ * @param[in]  p        pooling parameters.
+ * @param[in]  shape    input shape.
+ * @param[in]  x        the input, or NULL for the well-separated default.
+ * @param[in]  seed     seed of the default input's permutation.
+ * @param[in]  options  harness settings, or NULL for nnr_gc_defaults().
+ * @param[out] report   the per-tensor results.
+ * @return ::NNR_OK when the check ran; an error naming the argument otherwise.
+ */
+nnr_status nnr_gradcheck_avgpool(const nnr_pool_params *p, const nnr_shape *shape, const double *x, uint64_t seed,
+                                 const nnr_gc_options *options, nnr_gc_report *report);
+
+/**
+ * Ready-made check of the double naive global max pooling kernels (tie rule
+ * p->ties), as nnr_gradcheck_maxpool(). With ties in the input both rules are
+ * subgradients, and the harness reports the tied entries as kinks.
+ * @param[in]  p        global pooling parameters.
+ * @param[in]  shape    input shape.
+ * @param[in]  x        the input, or NULL for the well-separated default.
+ * @param[in]  seed     seed of the default input's permutation.
+ * @param[in]  options  harness settings, or NULL for nnr_gc_defaults().
+ * @param[out] report   the per-tensor results.
+ * @return ::NNR_OK when the check ran; an error naming the argument otherwise.
+ */
+nnr_status nnr_gradcheck_global_maxpool(const nnr_global_pool_params *p, const nnr_shape *shape, const double *x,
+                                        uint64_t seed, const nnr_gc_options *options, nnr_gc_report *report);
+
+/**
+ * Ready-made check of the double naive global average pooling kernels, as
+ * nnr_gradcheck_maxpool().
+ * @param[in]  p        global pooling parameters.
+ * @param[in]  shape    input shape.
+ * @param[in]  x        the input, or NULL for the well-separated default.
+ * @param[in]  seed     seed of the default input's permutation.
+ * @param[in]  options  harness settings, or NULL for nnr_gc_defaults().
+ * @param[out] report   the per-tensor results.
+ * @return ::NNR_OK when the check ran; an error naming the argument otherwise.
+ */
+nnr_status nnr_gradcheck_global_avgpool(const nnr_global_pool_params *p, const nnr_shape *shape, const double *x,
+                                        uint64_t seed, const nnr_gc_options *options, nnr_gc_report *report);
 
 /** @} */
 
