@@ -8,7 +8,7 @@ NNREF=${NNREF_CLI:-${NNREF_BUILDDIR:-.}/src/cli/nnref}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nnref-cli.XXXXXX") || exit 99
 trap 'rm -rf "$TMP"' EXIT
 
-echo "1..19"
+echo "1..20"
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
@@ -82,6 +82,17 @@ if [ "$(rc gc_gn)" = 0 ] && [ "$gn_rows" = "$gn_passed" ] && [ "${gn_rows:-0}" =
     ok "gradcheck groupnorm instancenorm exits 0 with 31 rows, all PASS"
 else
     not_ok "gradcheck groupnorm instancenorm exits 0, N = rows = 31, all PASS" "rows=$gn_rows passed=$gn_passed"; show gc_gn
+fi
+
+run gc_pool gradcheck maxpool avgpool globalpool
+pool_rows=$(grep -Ec '^(maxpool|avgpool|globalmax|globalavg) ' "$TMP/gc_pool.out")
+pool_passed=$(tail -n 1 "$TMP/gc_pool.out" | sed -n 's/^gradcheck: \([0-9]*\) passed, 0 failed$/\1/p')
+# 9 max configurations + 8 average (dilation is max only) + 3 ranks x 2 presets x (2 tie rules + average)
+if [ "$(rc gc_pool)" = 0 ] && [ "$pool_rows" = "$pool_passed" ] && [ "${pool_rows:-0}" = 35 ] \
+   && [ "$(grep -Ec '^(maxpool|avgpool|globalmax|globalavg) .* PASS' "$TMP/gc_pool.out")" = 35 ]; then
+    ok "gradcheck maxpool avgpool globalpool exits 0 with 35 rows, all PASS"
+else
+    not_ok "gradcheck maxpool avgpool globalpool exits 0, N = rows = 35, all PASS" "rows=$pool_rows passed=$pool_passed"; show gc_pool
 fi
 
 run gc_bad gradcheck nosuchlayer

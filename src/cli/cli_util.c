@@ -8,7 +8,8 @@
 #include <unistd.h>
 #include "cli.h"
 
-const char *const nnr_cli_layers[] = {"batchnorm", "layernorm", "rmsnorm", "groupnorm", "instancenorm", NULL};
+const char *const nnr_cli_layers[] = {"batchnorm", "layernorm", "rmsnorm", "groupnorm", "instancenorm",
+                                      "maxpool", "avgpool", "globalpool", NULL};
 
 int nnr_layer_known(const char *name)
 {

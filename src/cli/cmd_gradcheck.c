@@ -17,7 +17,8 @@ static void print_help(void)
            "Checks every backward pass against central finite differences of the\n"
            "double-precision naive kernels (loss L = sum(out*g), g fixed random) and\n"
            "prints one row per checked tensor. Without LAYER, every layer is checked.\n"
-           "Layers: batchnorm, layernorm, rmsnorm, groupnorm, instancenorm.\n"
+           "Layers: batchnorm, layernorm, rmsnorm, groupnorm, instancenorm, maxpool,\n"
+           "avgpool, globalpool.\n"
            "BatchNorm configurations: training (closed-form and staged backward) and\n"
            "inference; channels_first and channels_last; ranks 2 and 4; ghost batches;\n"
            "batch renormalization with r and d clipped; no affine centre.\n"
@@ -26,6 +27,10 @@ static void print_help(void)
            "GroupNorm configurations: PyTorch (channels_first) and Keras (channels_last)\n"
            "presets, ranks 2 to 5, G = 1, G = C, C=12/G=3, C=10/G=5, center/scale off.\n"
            "InstanceNorm: PyTorch (affine on) and Keras presets.\n"
+           "Pooling (maxpool, avgpool, globalpool): Keras and PyTorch presets in 1D, 2D\n"
+           "and 3D; 'valid', 'same', explicit padding with ceil_mode, count_include_pad\n"
+           "off, divisor_override, dilation (max); global max with both tie rules and\n"
+           "global average. Inputs are well separated (no ties), so no entry is a kink.\n"
            "\n"
            "Exit status: 0 all rows passed, 1 a row failed, 2 usage error.\n");
 }
@@ -251,11 +256,127 @@ static void check_instancenorm(gc_tally *tally)
     }
 }
 
+/* One windowed pooling configuration, from a preset; zero entries keep the preset's. */
+typedef struct pool_case {
+    const char *label;
+    const char *legend;
+    int torch;                      /* 1: nnr_pool_torch (channels_first), 0: nnr_pool_keras */
+    int dims, window;
+    int stride, pad, dilation;      /* the same on every axis */
+    nnr_pool_padding padding;
+    int ceil_mode, count_include_pad, divisor_override;
+    nnr_shape shape;
+} pool_case;
+
+static const pool_case pool_cases[] = {
+    {"keras-1d", "Keras MaxPooling1D/AveragePooling1D(2), (2,9,3)", 0, 1, 2, 0, 0, 0, NNR_POOL_VALID, 0, 0, 0,
+     {3, {2, 9, 3}}},
+    {"keras-2d", "Keras *Pooling2D(2), (2,6,6,3)", 0, 2, 2, 0, 0, 0, NNR_POOL_VALID, 0, 0, 0, {4, {2, 6, 6, 3}}},
+    {"keras-same", "Keras *Pooling2D(3, strides=1, padding='same'), (2,5,6,3)", 0, 2, 3, 1, 0, 0, NNR_POOL_SAME, 0,
+     0, 0, {4, {2, 5, 6, 3}}},
+    {"keras-3d", "Keras *Pooling3D(2, padding='same'), (2,3,5,4,3)", 0, 3, 2, 0, 0, 0, NNR_POOL_SAME, 0, 0, 0,
+     {5, {2, 3, 5, 4, 3}}},
+    {"torch-ceil", "PyTorch *Pool2d(3, stride=2, padding=1, ceil_mode=True), (2,3,7,8)", 1, 2, 3, 2, 1, 0,
+     NNR_POOL_EXPLICIT, 1, 1, 0, {4, {2, 3, 7, 8}}},
+    {"torch-nocip", "PyTorch *Pool1d(3, stride=2, padding=1, count_include_pad=False), (2,3,11)", 1, 1, 3, 2, 1, 0,
+     NNR_POOL_EXPLICIT, 0, 0, 0, {3, {2, 3, 11}}},
+    {"torch-div", "PyTorch AvgPool2d(2, stride=1, divisor_override=3) / MaxPool2d(2, stride=1), (2,3,5,5)", 1, 2, 2,
+     1, 0, 0, NNR_POOL_EXPLICIT, 0, 1, 3, {4, {2, 3, 5, 5}}},
+    {"torch-3d", "PyTorch *Pool3d(2, padding=1), (2,3,4,5,3)", 1, 3, 2, 0, 1, 0, NNR_POOL_EXPLICIT, 0, 1, 0,
+     {5, {2, 3, 4, 5, 3}}},
+    {"torch-dil", "PyTorch MaxPool2d(3, stride=1, padding=2, dilation=2), (2,3,7,8) (max only)", 1, 2, 3, 1, 2, 2,
+     NNR_POOL_EXPLICIT, 0, 1, 0, {4, {2, 3, 7, 8}}},
+};
+
+/* Prints a row for a check that could not run and counts it failed. */
+static void report_error(const char *layer, const char *pass, nnr_status st, gc_tally *tally)
+{
+    printf("%-10s %-14s %-8s %8s %12s %12s  FAIL (%s)\n", layer, pass, "-", "-", "-", "-", nnr_strerror(&st));
+    tally->failed++;
+}
+
+static void check_pooling(gc_tally *tally, int max, int avg)
+{
+    for (size_t c = 0; c < sizeof pool_cases / sizeof pool_cases[0]; c++)
+        printf("config %-11s %s\n", pool_cases[c].label, pool_cases[c].legend);
+    printf("pass: forward + backward; inputs a permutation of 0.1 steps (no ties, no kinks)\n\n");
+    nnr_gc_print_header(stdout);
+    uint64_t seed = 5151;
+    for (size_t c = 0; c < sizeof pool_cases / sizeof pool_cases[0]; c++) {
+        const pool_case *pc = &pool_cases[c];
+        nnr_pool_params p = pc->torch ? nnr_pool_torch(pc->dims, pc->window) : nnr_pool_keras(pc->dims, pc->window);
+        for (int i = 0; i < pc->dims; i++) {
+            p.stride[i] = pc->stride;
+            p.pad[i] = pc->pad;
+            if (pc->dilation != 0)
+                p.dilation[i] = pc->dilation;
+        }
+        p.padding = pc->padding;
+        p.ceil_mode = pc->ceil_mode;
+        p.count_include_pad = pc->count_include_pad;
+        p.has_divisor_override = pc->divisor_override != 0;
+        p.divisor_override = pc->divisor_override;
+        nnr_gc_report report;
+        nnr_status st;
+        if (max) {
+            st = nnr_gradcheck_maxpool(&p, &pc->shape, NULL, seed++, NULL, &report);
+            if (st.code != NNR_OK)
+                report_error("maxpool", pc->label, st, tally);
+            else
+                report_rows("maxpool", pc->label, &report, tally);
+        }
+        if (avg && pc->dilation == 0) {
+            st = nnr_gradcheck_avgpool(&p, &pc->shape, NULL, seed++, NULL, &report);
+            if (st.code != NNR_OK)
+                report_error("avgpool", pc->label, st, tally);
+            else
+                report_rows("avgpool", pc->label, &report, tally);
+        }
+    }
+}
+
+static void check_global_pooling(gc_tally *tally)
+{
+    printf("config keras-Nd/first|split  Keras GlobalMax/AveragePooling{1,2,3}D on (2,7,3), (2,4,5,3), (2,3,2,4,3)\n"
+           "config torch-Nd/first|split  PyTorch amax/mean over the spatial axes of (2,3,7), (2,3,4,5), (2,3,3,2,4)\n"
+           "pass: forward + backward; max with the first-maximum and the split tie rules (no ties in the input)\n\n");
+    nnr_gc_print_header(stdout);
+    static const size_t spatial[3][3] = {{7}, {4, 5}, {3, 2, 4}};
+    uint64_t seed = 6161;
+    for (int dims = 1; dims <= 3; dims++)
+        for (int torch = 0; torch < 2; torch++) {
+            nnr_global_pool_params g = torch ? nnr_global_pool_torch(dims) : nnr_global_pool_keras(dims);
+            nnr_shape shape = {(size_t)dims + 2, {2}};
+            for (int i = 0; i < dims; i++)
+                shape.dims[(torch ? 2 : 1) + i] = spatial[dims - 1][i];
+            shape.dims[torch ? 1 : (size_t)dims + 1] = 3;
+            char pass[32];
+            nnr_gc_report report;
+            nnr_status st;
+            for (int first = 0; first < 2; first++) {
+                g.ties = first ? NNR_POOL_TIES_FIRST : NNR_POOL_TIES_SPLIT;
+                snprintf(pass, sizeof pass, "%s-%dd/%s", torch ? "torch" : "keras", dims, first ? "first" : "split");
+                st = nnr_gradcheck_global_maxpool(&g, &shape, NULL, seed++, NULL, &report);
+                if (st.code != NNR_OK)
+                    report_error("globalmax", pass, st, tally);
+                else
+                    report_rows("globalmax", pass, &report, tally);
+            }
+            snprintf(pass, sizeof pass, "%s-%dd", torch ? "torch" : "keras", dims);
+            st = nnr_gradcheck_global_avgpool(&g, &shape, NULL, seed++, NULL, &report);
+            if (st.code != NNR_OK)
+                report_error("globalavg", pass, st, tally);
+            else
+                report_rows("globalavg", pass, &report, tally);
+        }
+}
+
 int nnr_cmd_gradcheck(int argc, char **argv)
 {
     int want_groupnorm = 0, want_instancenorm = 0;
     int want_layernorm = 0, want_rmsnorm = 0;
     int want_batchnorm = 0;
+    int want_maxpool = 0, want_avgpool = 0, want_globalpool = 0;
     for (int i = 1; i < argc; i++) {
         if (nnr_is_help(argv[i])) {
             print_help();
@@ -266,7 +387,7 @@ int nnr_cmd_gradcheck(int argc, char **argv)
         if (!nnr_layer_known(argv[i]))
             return nnr_usage_error("gradcheck",
                                    "unknown layer '%s'; the layers are: batchnorm, layernorm, rmsnorm, groupnorm, "
-                                   "instancenorm.", argv[i]);
+                                   "instancenorm, maxpool, avgpool, globalpool.", argv[i]);
         if (strcmp(argv[i], "batchnorm") == 0)
             want_batchnorm = 1;
         if (strcmp(argv[i], "layernorm") == 0)
@@ -277,9 +398,16 @@ int nnr_cmd_gradcheck(int argc, char **argv)
             want_groupnorm = 1;
         if (strcmp(argv[i], "instancenorm") == 0)
             want_instancenorm = 1;
+        if (strcmp(argv[i], "maxpool") == 0)
+            want_maxpool = 1;
+        if (strcmp(argv[i], "avgpool") == 0)
+            want_avgpool = 1;
+        if (strcmp(argv[i], "globalpool") == 0)
+            want_globalpool = 1;
     }
     if (argc < 2)
-        want_batchnorm = want_layernorm = want_rmsnorm = want_groupnorm = want_instancenorm = 1;
+        want_batchnorm = want_layernorm = want_rmsnorm = want_groupnorm = want_instancenorm = want_maxpool =
+            want_avgpool = want_globalpool = 1;
 
     gc_tally tally = {0, 0};
     if (want_batchnorm)
@@ -292,6 +420,10 @@ int nnr_cmd_gradcheck(int argc, char **argv)
         check_groupnorm(&tally);
     if (want_instancenorm)
         check_instancenorm(&tally);
+    if (want_maxpool || want_avgpool)
+        check_pooling(&tally, want_maxpool, want_avgpool);
+    if (want_globalpool)
+        check_global_pooling(&tally);
     printf("gradcheck: %u passed, %u failed\n", tally.passed, tally.failed);
     return tally.failed == 0 ? NNR_EXIT_OK : NNR_EXIT_FAIL;
 }
