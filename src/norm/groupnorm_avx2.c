@@ -18,18 +18,20 @@
  *  - row path (post == 1, channels_last, groups of at most
  *    NNR_CHANNEL_BLOCK channels): each of the pre rows holds C contiguous
  *    channels, and a group is only cg of them (2 for GroupNorm(32) on 64
- *    channels). Per-channel statistics first, then merged into groups.
- *    With C <= NNR_CHANNEL_BLOCK the sample is one contiguous slab walked
- *    linearly (slab_*: per-channel float lanes indexed by channel, one read
- *    from DRAM with L1-sized chunks merged by Chan's update, streaming
- *    stores over the whole slab). Wider rows are done in blocks of whole
- *    groups, their tiles of 32 channels walking the rows (rows_*).
+ *    channels). Per-channel statistics first, in one read of the rows
+ *    (rows_channel_moments: tiles of 32 channels walk the rows, shifted
+ *    sums merged by Chan's update), then merged into groups. With
+ *    C <= NNR_CHANNEL_BLOCK the sample is one contiguous slab, and the
+ *    elementwise passes walk it linearly (affine_slab, slab_dy_sums,
+ *    streaming stores over the whole slab); the forward's slab pass also
+ *    prefetches the next sample into L2, so that its statistics read
+ *    overlaps these writes. Wider rows are done in blocks of whole groups.
  *
  * Precision, as in batchnorm_avx2.c: float lanes accumulate over at most
  * NNR_FLUSH_FLOATS values (segment path) or NNR_MAX_ROWS_PER_FLUSH rows (row
  * path) and are then flushed into double. The variance is the shifted form
- * around hi = (float)mean of the group (or, in slab_chunked_stats, of the
- * chunk): S1 = sum(x - hi), S2 = sum((x - hi)^2), var = S2/m - (S1/m)^2;
+ * around hi = (float)mean of the group (or, in rows_channel_moments, the
+ * channel's mean so far): S1 = sum(x - hi), S2 = sum((x - hi)^2), var = S2/m - (S1/m)^2;
  * x - hi is exact for values within a factor 2 of the mean (Sterbenz), a
  * constant group gives S1 = S2 = 0 exactly, and the shift is never a single
  * possibly far-off value, so the cancellation stays small. The mean
@@ -62,6 +64,10 @@
 #define NNR_FLUSH_FLOATS 1024
 /* Row path: rows reduced in float lanes before flushing to double. */
 #define NNR_MAX_ROWS_PER_FLUSH 256
+/* Row path: rows averaged for the first shift of the per-channel sums. */
+#define NNR_PILOT_ROWS 16
+/* Row path: rows whose shifted sums are merged into the running moments at once. */
+#define NNR_MERGE_ROWS 1024
 /* Row path: channels per block of whole groups (stack scratch arrays). */
 #define NNR_CHANNEL_BLOCK 256
 /* Row path: channels per register tile of the reductions (4 ymm). */
@@ -379,48 +385,87 @@ NNR_INLINE size_t prefetch_rows_ahead(size_t C)
 }
 
 /*
- * Per-channel sums over the pre rows of sample i for channels [c0, c0 + w),
- * w <= NNR_CHANNEL_BLOCK: s1[k] += sum(x - shift[k]), s2[k] += sum((x - shift[k])^2)
- * (s2 may be NULL: then only s1). shift has w + 8 readable entries.
+ * One flush of a tile of four vectors (32 channels) over `rows` rows of
+ * stride C starting at x: a[q] = sum(x - k[q]), s[q] = sum((x - k[q])^2) in
+ * float lanes. `full` is a constant at each call: a full tile uses plain
+ * loads, a partial one masked loads with the and clearing 0 - shift in the
+ * channels that do not exist. The first tile prefetches whole rows `ahead`
+ * rows on, for as long as such rows exist (prefetch_rows of them).
  */
-static void rows_shifted_sums(const gn_view *v, const float *x_sample, size_t c0, size_t w, const float *shift,
-                              double *s1, double *s2)
+NNR_INLINE void tile_shifted_flush(const float *x, size_t rows, size_t C, const __m256 k[4], const __m256i mk[4],
+                                   int full, int want_sq, size_t ahead, size_t prefetch_rows, size_t w,
+                                   __m256 a[4], __m256 s[4])
 {
-    const size_t C = v->c, rows = v->pre, ahead = prefetch_rows_ahead(C);
+    const __m256 f0 = _mm256_castsi256_ps(mk[0]), f1 = _mm256_castsi256_ps(mk[1]);
+    const __m256 f2 = _mm256_castsi256_ps(mk[2]), f3 = _mm256_castsi256_ps(mk[3]);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, q0 = a0, q1 = a0, q2 = a0, q3 = a0;
+    const float *row = x;
+    for (size_t r = 0; r < rows; r++, row += C) {
+        if (r < prefetch_rows)
+            prefetch_block_row(row + ahead * C, w);
+        __m256 d0, d1, d2, d3;
+        if (full) {
+            d0 = _mm256_sub_ps(_mm256_loadu_ps(row), k[0]);
+            d1 = _mm256_sub_ps(_mm256_loadu_ps(row + 8), k[1]);
+            d2 = _mm256_sub_ps(_mm256_loadu_ps(row + 16), k[2]);
+            d3 = _mm256_sub_ps(_mm256_loadu_ps(row + 24), k[3]);
+        } else {
+            d0 = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(row, mk[0]), k[0]), f0);
+            d1 = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(row + 8, mk[1]), k[1]), f1);
+            d2 = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(row + 16, mk[2]), k[2]), f2);
+            d3 = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(row + 24, mk[3]), k[3]), f3);
+        }
+        a0 = _mm256_add_ps(a0, d0); a1 = _mm256_add_ps(a1, d1);
+        a2 = _mm256_add_ps(a2, d2); a3 = _mm256_add_ps(a3, d3);
+        if (want_sq) {
+            q0 = _mm256_fmadd_ps(d0, d0, q0); q1 = _mm256_fmadd_ps(d1, d1, q1);
+            q2 = _mm256_fmadd_ps(d2, d2, q2); q3 = _mm256_fmadd_ps(d3, d3, q3);
+        }
+    }
+    a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
+    s[0] = q0, s[1] = q1, s[2] = q2, s[3] = q3;
+}
+
+/*
+ * Per-channel sums over `rows` rows of stride C, channels [0, w) of the rows
+ * starting at x (w <= NNR_CHANNEL_BLOCK): s1[k] += sum(x - shift[k]),
+ * s2[k] += sum((x - shift[k])^2) (s2 may be NULL: then only s1). shift has
+ * w + 8 readable entries. rows_after: rows that exist past the last one,
+ * which the first tile may prefetch.
+ */
+static void rows_shifted_sums(const float *x, size_t rows, size_t rows_after, size_t C, size_t w,
+                              const float *shift, double *s1, double *s2)
+{
+    const size_t ahead = prefetch_rows_ahead(C);
     for (size_t t0 = 0; t0 < w; t0 += NNR_TILE_CHANNELS) {
         const size_t tw = w - t0 < NNR_TILE_CHANNELS ? w - t0 : NNR_TILE_CHANNELS;
         /* the tile's four vectors: full, or masked to the channels that exist */
         __m256i mk[4];
-        for (size_t q = 0; q < 4; q++) {
-            const size_t lanes = tw > q * 8 ? (tw - q * 8 < 8 ? tw - q * 8 : 8) : 0;
-            mk[q] = mask_first(lanes);
+        __m256 k[4], a[4], q[4];
+        for (size_t v = 0; v < 4; v++) {
+            const size_t lanes = tw > v * 8 ? (tw - v * 8 < 8 ? tw - v * 8 : 8) : 0;
+            mk[v] = mask_first(lanes);
+            k[v] = _mm256_loadu_ps(shift + t0 + v * 8);
         }
-        const __m256 k0 = _mm256_loadu_ps(shift + t0), k1 = _mm256_loadu_ps(shift + t0 + 8);
-        const __m256 k2 = _mm256_loadu_ps(shift + t0 + 16), k3 = _mm256_loadu_ps(shift + t0 + 24);
-        const __m256 f0 = _mm256_castsi256_ps(mk[0]), f1 = _mm256_castsi256_ps(mk[1]);
-        const __m256 f2 = _mm256_castsi256_ps(mk[2]), f3 = _mm256_castsi256_ps(mk[3]);
         for (size_t r0 = 0; r0 < rows; r0 += NNR_MAX_ROWS_PER_FLUSH) {
-            const size_t r1 = rows - r0 < NNR_MAX_ROWS_PER_FLUSH ? rows : r0 + NNR_MAX_ROWS_PER_FLUSH;
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, q0 = a0, q1 = a0, q2 = a0, q3 = a0;
-            const float *row = x_sample + r0 * C + c0 + t0;
-            for (size_t r = r0; r < r1; r++, row += C) {
-                if (t0 == 0 && r + ahead < rows)
-                    prefetch_block_row(row + ahead * C, w);
-                /* masked lanes load 0; the and clears their 0 - shift */
-                __m256 d0 = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(row, mk[0]), k0), f0);
-                __m256 d1 = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(row + 8, mk[1]), k1), f1);
-                __m256 d2 = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(row + 16, mk[2]), k2), f2);
-                __m256 d3 = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(row + 24, mk[3]), k3), f3);
-                a0 = _mm256_add_ps(a0, d0); q0 = _mm256_fmadd_ps(d0, d0, q0);
-                a1 = _mm256_add_ps(a1, d1); q1 = _mm256_fmadd_ps(d1, d1, q1);
-                a2 = _mm256_add_ps(a2, d2); q2 = _mm256_fmadd_ps(d2, d2, q2);
-                a3 = _mm256_add_ps(a3, d3); q3 = _mm256_fmadd_ps(d3, d3, q3);
-            }
-            flush_lanes(s1 + t0, a0); flush_lanes(s1 + t0 + 8, a1);
-            flush_lanes(s1 + t0 + 16, a2); flush_lanes(s1 + t0 + 24, a3);
-            if (s2 != NULL) {
-                flush_lanes(s2 + t0, q0); flush_lanes(s2 + t0 + 8, q1);
-                flush_lanes(s2 + t0 + 16, q2); flush_lanes(s2 + t0 + 24, q3);
+            const size_t n = rows - r0 < NNR_MAX_ROWS_PER_FLUSH ? rows - r0 : NNR_MAX_ROWS_PER_FLUSH;
+            /* the first tile prefetches row r + ahead while it exists: for the
+             * first pf rows of the flush */
+            const size_t left = rows + rows_after - r0;
+            size_t pf = t0 == 0 && left > ahead ? left - ahead : 0;
+            if (pf > n)
+                pf = n;
+            const float *xr = x + r0 * C + t0;
+            if (tw == NNR_TILE_CHANNELS && s2 != NULL)
+                tile_shifted_flush(xr, n, C, k, mk, 1, 1, ahead, pf, w, a, q);
+            else if (tw == NNR_TILE_CHANNELS)
+                tile_shifted_flush(xr, n, C, k, mk, 1, 0, ahead, pf, w, a, q);
+            else
+                tile_shifted_flush(xr, n, C, k, mk, 0, s2 != NULL, ahead, pf, w, a, q);
+            for (size_t v = 0; v < 4 && v * 8 < tw; v++) {
+                flush_lanes(s1 + t0 + v * 8, a[v]);
+                if (s2 != NULL)
+                    flush_lanes(s2 + t0 + v * 8, q[v]);
             }
         }
     }
@@ -503,8 +548,15 @@ NNR_INLINE size_t next_channel(size_t j, size_t C)
     return j;
 }
 
-/* y = a_j * ((x - hi_j) - lo_j) + b_j over a slab of len floats, j = channel of each value. */
-static void affine_slab(const float *x, float *y, size_t len, size_t C, const rows_block *sb, int stream)
+/*
+ * y = a_j * ((x - hi_j) - lo_j) + b_j over a slab of len floats, j = channel
+ * of each value. While it streams y out, it asks for the next sample's slab
+ * (`next`, len floats, or NULL) into L2, one line per line written: the
+ * DRAM reads of the next statistics pass then overlap these writes instead
+ * of following them.
+ */
+static void affine_slab(const float *x, float *y, size_t len, size_t C, const rows_block *sb, int stream,
+                        const float *next)
 {
     const size_t peel = stream_peel(y, len, stream);
     const size_t n_vec = (len - peel) / NNR_F32_PER_YMM, n_tail = (len - peel) % NNR_F32_PER_YMM;
@@ -520,6 +572,8 @@ static void affine_slab(const float *x, float *y, size_t len, size_t C, const ro
         j = peel % C;
     }
     for (size_t q = 0; q < n_vec; q++, k += NNR_F32_PER_YMM) {
+        if (next != NULL && (q & 1) == 0)
+            _mm_prefetch((const char *)(next + k), _MM_HINT_T1);
         store_out(y + k, GN_AFFINE_VEC(_mm256_loadu_ps(x + k), j), stream);
         j = next_channel(j, C);
     }
@@ -529,47 +583,6 @@ static void affine_slab(const float *x, float *y, size_t len, size_t C, const ro
     }
 #undef GN_AFFINE_VEC
 }
-
-/*
- * Reductions over the same whole-row slab, read linearly (the hardware
- * prefetchers follow a linear walk from DRAM; the tile walks of
- * rows_shifted_sums read 128 bytes of every row and need software prefetch).
- * Per-channel float lanes live in small arrays indexed by the channel j of
- * each vector's first value: acc[j..j+8) += v. A vector that runs past the
- * row end puts its last lanes in acc[C..C+8), folded back into channel
- * i mod C at the flush. Chunks of NNR_MAX_ROWS_PER_FLUSH rows (a multiple of
- * 8 floats, so only the slab's end has a tail) are flushed into double.
- * shift (and hi) must be extended with extend_periodic.
- */
-static void slab_plain_sums(const float *x, size_t len, size_t C, double *s1)
-{
-    float a1[NNR_SCRATCH];
-    const size_t chunk = NNR_MAX_ROWS_PER_FLUSH * C;
-    size_t k = 0, j = 0;
-    while (k < len) {
-        const size_t end = len - k < chunk ? len : k + chunk;
-        for (size_t i = 0; i < C + NNR_F32_PER_YMM; i++)
-            a1[i] = 0.0f;
-        for (; k + NNR_F32_PER_YMM <= end; k += NNR_F32_PER_YMM) {
-            _mm256_storeu_ps(a1 + j, _mm256_add_ps(_mm256_loadu_ps(a1 + j), _mm256_loadu_ps(x + k)));
-            j = next_channel(j, C);
-        }
-        if (k < end) {
-            const __m256i mask = mask_first(end - k);
-            _mm256_storeu_ps(a1 + j, _mm256_add_ps(_mm256_loadu_ps(a1 + j), _mm256_maskload_ps(x + k, mask)));
-            k = end;
-        }
-        for (size_t i = C; i < C + NNR_F32_PER_YMM; i++)
-            a1[i % C] += a1[i];
-        for (size_t c = 0; c < C; c++)
-            s1[c] += a1[c];
-    }
-}
-
-static void slab_shifted_sums(const float *x, size_t len, size_t C, const float *shift, double *s1, double *s2);
-
-/* Bytes of rows per chunk of slab_chunked_stats: the chunk stays in L1d between its two passes. */
-#define NNR_L1_CHUNK_BYTES (32 * 1024)
 
 /* Chan et al.'s merge of (n_b, mean_b, m2_b) into (n_a, mean_a, m2_a). */
 static void chan_merge(double *n_a, double *mean_a, double *m2_a, double n_b, double mean_b, double m2_b)
@@ -581,79 +594,45 @@ static void chan_merge(double *n_a, double *mean_a, double *m2_a, double n_b, do
 }
 
 /*
- * Per-channel mean and sum of squared deviations (m2) over a whole-row slab
- * in ONE read from DRAM: chunks of rows small enough for L1 are summed, then
- * reduced again around their own per-channel mean (so the shifted form never
- * depends on a far-off first value), and the chunks are merged with Chan's
- * update in double. Saves the second pass over the 802 KB slab that the
- * plain two-pass form would take from L2.
+ * Steps 1-2 per channel over `rows` rows of stride C (channels [0, w) of the
+ * rows starting at x) in one read: a pilot mean of the first rows is the
+ * first shift; then NNR_MERGE_ROWS rows at a time, shifted sums in float
+ * lanes become a chunk's (n, mean, m2), merged in double by Chan's update,
+ * and the next chunk is shifted by the mean so far. As batchnorm_avx2.c's
+ * channels_last reduction: no single far-off value conditions the sums, and
+ * a constant channel gives m2 = 0 exactly. The tiles read each row a few
+ * vectors at a time; the flushes are short enough (NNR_MAX_ROWS_PER_FLUSH
+ * rows) that the later tiles find the rows the first one brought in cache.
+ * shift, s1, s2: scratch of w + 8 entries.
  */
-static void slab_chunked_stats(const float *x, size_t len, size_t C, double *mean, double *m2, float *shift,
-                               double *s1, double *s2)
+static void rows_channel_moments(const float *x, size_t rows, size_t C, size_t w, double *mean, double *m2,
+                                 float *shift, double *s1, double *s2)
 {
-    size_t rows = NNR_L1_CHUNK_BYTES / (C * sizeof(float));
-    rows = rows < NNR_F32_PER_YMM ? NNR_F32_PER_YMM : rows & ~(size_t)(NNR_F32_PER_YMM - 1);
-    const size_t chunk = rows * C;
-    double n_acc = 0.0;
-    for (size_t c = 0; c < C; c++)
-        mean[c] = m2[c] = 0.0;
-    for (size_t k = 0; k < len; k += chunk) {
-        const size_t clen = len - k < chunk ? len - k : chunk;
-        const double n = (double)(clen / C);
-        for (size_t c = 0; c < C; c++)
-            s1[c] = s2[c] = 0.0;
-        slab_plain_sums(x + k, clen, C, s1);
-        for (size_t c = 0; c < C; c++)
-            shift[c] = (float)(s1[c] / n);
-        extend_periodic(shift, C);
-        for (size_t c = 0; c < C; c++)
-            s1[c] = 0.0;
-        slab_shifted_sums(x + k, clen, C, shift, s1, s2);
-        for (size_t c = 0; c < C; c++) {
-            const double d = s1[c] / n;
-            double m2_b = s2[c] - d * s1[c];
-            if (m2_b < 0.0)
-                m2_b = 0.0;
-            double n_a = n_acc;
-            chan_merge(&n_a, &mean[c], &m2[c], n, shift[c] + d, m2_b);
-        }
-        n_acc += n;
+    const size_t pilot = rows < NNR_PILOT_ROWS ? rows : NNR_PILOT_ROWS;
+    for (size_t k = 0; k < w + NNR_F32_PER_YMM; k++)
+        shift[k] = 0.0f, s1[k] = 0.0;
+    rows_shifted_sums(x, pilot, rows - pilot, C, w, shift, s1, NULL);
+    for (size_t k = 0; k < w; k++) {
+        shift[k] = (float)(s1[k] / (double)pilot);
+        mean[k] = m2[k] = 0.0;
     }
-}
-
-/* As slab_plain_sums, with the shifted sums of x - shift and their squares. */
-static void slab_shifted_sums(const float *x, size_t len, size_t C, const float *shift, double *s1, double *s2)
-{
-    float a1[NNR_SCRATCH], a2[NNR_SCRATCH];
-    const size_t chunk = NNR_MAX_ROWS_PER_FLUSH * C;
-    size_t k = 0, j = 0;
-    while (k < len) {
-        const size_t end = len - k < chunk ? len : k + chunk;
-        for (size_t i = 0; i < C + NNR_F32_PER_YMM; i++)
-            a1[i] = a2[i] = 0.0f;
-        for (; k + NNR_F32_PER_YMM <= end; k += NNR_F32_PER_YMM) {
-            __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + k), _mm256_loadu_ps(shift + j));
-            _mm256_storeu_ps(a1 + j, _mm256_add_ps(_mm256_loadu_ps(a1 + j), d));
-            _mm256_storeu_ps(a2 + j, _mm256_fmadd_ps(d, d, _mm256_loadu_ps(a2 + j)));
-            j = next_channel(j, C);
+    double n_acc = 0.0;
+    for (size_t r0 = 0; r0 < rows; r0 += NNR_MERGE_ROWS) {
+        const size_t n = rows - r0 < NNR_MERGE_ROWS ? rows - r0 : NNR_MERGE_ROWS;
+        for (size_t k = 0; k < w; k++)
+            s1[k] = s2[k] = 0.0;
+        rows_shifted_sums(x + r0 * C, n, rows - r0 - n, C, w, shift, s1, s2);
+        const double n_b = (double)n;
+        for (size_t k = 0; k < w; k++) {
+            const double d = s1[k] / n_b;
+            double m2_b = s2[k] - d * s1[k];
+            if (m2_b < 0.0)
+                m2_b = 0.0;   /* rounding of a constant chunk; NaN passes */
+            double n_a = n_acc;
+            chan_merge(&n_a, &mean[k], &m2[k], n_b, shift[k] + d, m2_b);
+            shift[k] = (float)mean[k];
         }
-        if (k < end) {
-            /* the slab's tail: masked-off lanes load 0, the and clears 0 - shift */
-            const __m256i mask = mask_first(end - k);
-            __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(x + k, mask), _mm256_loadu_ps(shift + j)),
-                                     _mm256_castsi256_ps(mask));
-            _mm256_storeu_ps(a1 + j, _mm256_add_ps(_mm256_loadu_ps(a1 + j), d));
-            _mm256_storeu_ps(a2 + j, _mm256_fmadd_ps(d, d, _mm256_loadu_ps(a2 + j)));
-            k = end;
-        }
-        for (size_t i = C; i < C + NNR_F32_PER_YMM; i++) {
-            a1[i % C] += a1[i];
-            a2[i % C] += a2[i];
-        }
-        for (size_t c = 0; c < C; c++) {
-            s1[c] += a1[c];
-            s2[c] += a2[c];
-        }
+        n_acc += (double)n;
     }
 }
 
@@ -707,53 +686,20 @@ static void fwd_rows(const nnr_groupnorm_params *p, const gn_view *v, size_t i, 
     for (size_t g0 = 0; g0 < v->groups; g0 += bg) {
         const size_t ng = v->groups - g0 < bg ? v->groups - g0 : bg;
         const size_t c0 = g0 * cg, w = ng * cg;
-        for (size_t k = 0; k < NNR_SCRATCH; k++) {
-            sb->s1[k] = sb->s2[k] = 0.0;
+        for (size_t k = 0; k < NNR_SCRATCH; k++)
             sb->hi[k] = sb->lo[k] = sb->a[k] = sb->b[k] = 0.0f;
-        }
-        if (w == C) {
-            /* steps 1-2 in one read: per-channel mean and m2, merged into groups */
-            double ch_mean[NNR_SCRATCH], ch_m2[NNR_SCRATCH];
-            slab_chunked_stats(xs, v->pre * C, C, ch_mean, ch_m2, sb->hi, sb->s1, sb->s2);
-            const double n_ch = (double)v->pre;
-            for (size_t gg = 0; gg < ng; gg++) {
-                double n = 0.0, mu = 0.0, m2 = 0.0, mean, var, istd;
-                for (size_t k = gg * cg; k < (gg + 1) * cg; k++)
-                    chan_merge(&n, &mu, &m2, n_ch, ch_mean[k], ch_m2[k]);
-                /* as finish_stats, from (mean, m2) */
-                finish_stats(mu, 0.0, m2, m, p->epsilon, &mean, &var, &istd);
-                store_cache(cache, i * v->groups + g0 + gg, mean, var, istd);
-                const float hi = (float)mean, lo = (float)(mean - hi);
-                for (size_t k = gg * cg; k < (gg + 1) * cg; k++) {
-                    sb->hi[k] = hi;
-                    sb->lo[k] = lo;
-                    sb->a[k] = (float)((p->scale ? gamma[c0 + k] : 1.0) * istd);
-                    sb->b[k] = p->center ? beta[c0 + k] : 0.0f;
-                }
-            }
-            extend_periodic(sb->hi, C), extend_periodic(sb->lo, C);
-            extend_periodic(sb->a, C), extend_periodic(sb->b, C);
-            affine_slab(xs, ys, v->pre * C, C, sb, stream);
-            continue;
-        }
-        /* step 1: plain per-channel sums, a first group mean as the shift */
-        rows_shifted_sums(v, xs, c0, w, sb->hi, sb->s1, NULL);
+
+        /* steps 1-2: per-channel mean and m2 in one read of the rows, merged
+         * into each group's mean and biased variance */
+        double ch_mean[NNR_SCRATCH], ch_m2[NNR_SCRATCH];
+        rows_channel_moments(xs + c0, v->pre, C, w, ch_mean, ch_m2, sb->hi, sb->s1, sb->s2);
+        const double n_ch = (double)v->pre;
         for (size_t gg = 0; gg < ng; gg++) {
-            double s = 0.0;
+            double n = 0.0, mu = 0.0, m2 = 0.0, mean, var, istd;
             for (size_t k = gg * cg; k < (gg + 1) * cg; k++)
-                s += sb->s1[k];
-            for (size_t k = gg * cg; k < (gg + 1) * cg; k++)
-                sb->hi[k] = (float)(s / m);
-        }
-        /* step 2: shifted sums; per group mean, var, istd */
-        for (size_t k = 0; k < w; k++)
-            sb->s1[k] = sb->s2[k] = 0.0;
-        rows_shifted_sums(v, xs, c0, w, sb->hi, sb->s1, sb->s2);
-        for (size_t gg = 0; gg < ng; gg++) {
-            double s1 = 0.0, s2 = 0.0, mean, var, istd;
-            for (size_t k = gg * cg; k < (gg + 1) * cg; k++)
-                s1 += sb->s1[k], s2 += sb->s2[k];
-            finish_stats(sb->hi[gg * cg], s1, s2, m, p->epsilon, &mean, &var, &istd);
+                chan_merge(&n, &mu, &m2, n_ch, ch_mean[k], ch_m2[k]);
+            /* step 3: as finish_stats, from (mean, m2) */
+            finish_stats(mu, 0.0, m2, m, p->epsilon, &mean, &var, &istd);
             store_cache(cache, i * v->groups + g0 + gg, mean, var, istd);
             const float hi = (float)mean, lo = (float)(mean - hi);
             for (size_t k = gg * cg; k < (gg + 1) * cg; k++) {
@@ -763,8 +709,16 @@ static void fwd_rows(const nnr_groupnorm_params *p, const gn_view *v, size_t i, 
                 sb->b[k] = p->center ? beta[c0 + k] : 0.0f;
             }
         }
-        /* step 4: y = a_c * ((x - hi_c) - lo_c) + b_c row by row (the block is
-         * part of the row: no streaming, see affine_slab) */
+
+        /* step 4: y = a_c * ((x - hi_c) - lo_c) + b_c: the whole slab at once
+         * when the block is the whole row (affine_slab), else row by row
+         * without streaming (the block is part of each row's lines) */
+        if (w == C) {
+            extend_periodic(sb->hi, C), extend_periodic(sb->lo, C);
+            extend_periodic(sb->a, C), extend_periodic(sb->b, C);
+            affine_slab(xs, ys, v->pre * C, C, sb, stream, i + 1 < v->n ? xs + v->pre * C : NULL);
+            continue;
+        }
         for (size_t r = 0; r < v->pre; r++) {
             const float *xr = xs + r * C + c0;
             float *yr = ys + r * C + c0;
