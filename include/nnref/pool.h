@@ -188,21 +188,37 @@ typedef nnr_status (*nnr_avgpool_bwd_fn)(const nnr_pool_params *p, const nnr_sha
  *  differentiates; they take and give double in place of float and the same
  *  int32_t indices.
  *  @{ */
+/** Dispatching entry point (naive or AVX2, see nnr_impl_name()). @copydoc nnr_maxpool_fwd_fn */
 nnr_status nnr_maxpool_fwd(const nnr_pool_params *p, const nnr_shape *in_shape, const float *x, float *y, int32_t *argmax);
+/** Naive kernel (float), src/pool/maxpool_naive.c. @copydoc nnr_maxpool_fwd_fn */
 nnr_status nnr_maxpool_fwd_naive(const nnr_pool_params *p, const nnr_shape *in_shape, const float *x, float *y, int32_t *argmax);
+/** AVX2 + FMA kernel (float), src/pool/maxpool_avx2.c. Present when nnr_avx2_compiled() is 1; call only when nnr_avx2_usable() is 1. @copydoc nnr_maxpool_fwd_fn */
 nnr_status nnr_maxpool_fwd_avx2(const nnr_pool_params *p, const nnr_shape *in_shape, const float *x, float *y, int32_t *argmax);
+/** Naive kernel built over double (x, y, dy, dx are double). @copydoc nnr_maxpool_fwd_fn */
 nnr_status nnr_maxpool_fwd_naive_f64(const nnr_pool_params *p, const nnr_shape *in_shape, const double *x, double *y, int32_t *argmax);
+/** Dispatching entry point (naive or AVX2, see nnr_impl_name()). @copydoc nnr_maxpool_bwd_fn */
 nnr_status nnr_maxpool_bwd(const nnr_pool_params *p, const nnr_shape *in_shape, const float *dy, const int32_t *argmax, float *dx);
+/** Naive kernel (float), src/pool/maxpool_naive.c. @copydoc nnr_maxpool_bwd_fn */
 nnr_status nnr_maxpool_bwd_naive(const nnr_pool_params *p, const nnr_shape *in_shape, const float *dy, const int32_t *argmax, float *dx);
+/** AVX2 + FMA kernel (float), src/pool/maxpool_avx2.c. Present when nnr_avx2_compiled() is 1; call only when nnr_avx2_usable() is 1. @copydoc nnr_maxpool_bwd_fn */
 nnr_status nnr_maxpool_bwd_avx2(const nnr_pool_params *p, const nnr_shape *in_shape, const float *dy, const int32_t *argmax, float *dx);
+/** Naive kernel built over double (x, y, dy, dx are double). @copydoc nnr_maxpool_bwd_fn */
 nnr_status nnr_maxpool_bwd_naive_f64(const nnr_pool_params *p, const nnr_shape *in_shape, const double *dy, const int32_t *argmax, double *dx);
+/** Dispatching entry point (naive or AVX2, see nnr_impl_name()). @copydoc nnr_avgpool_fwd_fn */
 nnr_status nnr_avgpool_fwd(const nnr_pool_params *p, const nnr_shape *in_shape, const float *x, float *y);
+/** Naive kernel (float), src/pool/avgpool_naive.c. @copydoc nnr_avgpool_fwd_fn */
 nnr_status nnr_avgpool_fwd_naive(const nnr_pool_params *p, const nnr_shape *in_shape, const float *x, float *y);
+/** AVX2 + FMA kernel (float), src/pool/avgpool_avx2.c. Present when nnr_avx2_compiled() is 1; call only when nnr_avx2_usable() is 1. @copydoc nnr_avgpool_fwd_fn */
 nnr_status nnr_avgpool_fwd_avx2(const nnr_pool_params *p, const nnr_shape *in_shape, const float *x, float *y);
+/** Naive kernel built over double (x, y, dy, dx are double). @copydoc nnr_avgpool_fwd_fn */
 nnr_status nnr_avgpool_fwd_naive_f64(const nnr_pool_params *p, const nnr_shape *in_shape, const double *x, double *y);
+/** Dispatching entry point (naive or AVX2, see nnr_impl_name()). @copydoc nnr_avgpool_bwd_fn */
 nnr_status nnr_avgpool_bwd(const nnr_pool_params *p, const nnr_shape *in_shape, const float *dy, float *dx);
+/** Naive kernel (float), src/pool/avgpool_naive.c. @copydoc nnr_avgpool_bwd_fn */
 nnr_status nnr_avgpool_bwd_naive(const nnr_pool_params *p, const nnr_shape *in_shape, const float *dy, float *dx);
+/** AVX2 + FMA kernel (float), src/pool/avgpool_avx2.c. Present when nnr_avx2_compiled() is 1; call only when nnr_avx2_usable() is 1. @copydoc nnr_avgpool_bwd_fn */
 nnr_status nnr_avgpool_bwd_avx2(const nnr_pool_params *p, const nnr_shape *in_shape, const float *dy, float *dx);
+/** Naive kernel built over double (x, y, dy, dx are double). @copydoc nnr_avgpool_bwd_fn */
 nnr_status nnr_avgpool_bwd_naive_f64(const nnr_pool_params *p, const nnr_shape *in_shape, const double *dy, double *dx);
 /** @} */
 
@@ -288,21 +304,37 @@ typedef nnr_status (*nnr_global_avgpool_bwd_fn)(const nnr_global_pool_params *p,
 /** @name Global pooling kernels
  *  Dispatching entry points and each implementation, as the windowed ones.
  *  @{ */
+/** Dispatching entry point (naive or AVX2, see nnr_impl_name()). @copydoc nnr_global_maxpool_fwd_fn */
 nnr_status nnr_global_maxpool_fwd(const nnr_global_pool_params *p, const nnr_shape *in_shape, const float *x, float *y);
+/** Naive kernel (float), src/pool/globalpool_naive.c. @copydoc nnr_global_maxpool_fwd_fn */
 nnr_status nnr_global_maxpool_fwd_naive(const nnr_global_pool_params *p, const nnr_shape *in_shape, const float *x, float *y);
+/** AVX2 + FMA kernel (float), src/pool/globalpool_avx2.c. Present when nnr_avx2_compiled() is 1; call only when nnr_avx2_usable() is 1. @copydoc nnr_global_maxpool_fwd_fn */
 nnr_status nnr_global_maxpool_fwd_avx2(const nnr_global_pool_params *p, const nnr_shape *in_shape, const float *x, float *y);
+/** Naive kernel built over double (x, y, dy, dx are double). @copydoc nnr_global_maxpool_fwd_fn */
 nnr_status nnr_global_maxpool_fwd_naive_f64(const nnr_global_pool_params *p, const nnr_shape *in_shape, const double *x, double *y);
+/** Dispatching entry point (naive or AVX2, see nnr_impl_name()). @copydoc nnr_global_maxpool_bwd_fn */
 nnr_status nnr_global_maxpool_bwd(const nnr_global_pool_params *p, const nnr_shape *in_shape, const float *x, const float *y, const float *dy, float *dx);
+/** Naive kernel (float), src/pool/globalpool_naive.c. @copydoc nnr_global_maxpool_bwd_fn */
 nnr_status nnr_global_maxpool_bwd_naive(const nnr_global_pool_params *p, const nnr_shape *in_shape, const float *x, const float *y, const float *dy, float *dx);
+/** AVX2 + FMA kernel (float), src/pool/globalpool_avx2.c. Present when nnr_avx2_compiled() is 1; call only when nnr_avx2_usable() is 1. @copydoc nnr_global_maxpool_bwd_fn */
 nnr_status nnr_global_maxpool_bwd_avx2(const nnr_global_pool_params *p, const nnr_shape *in_shape, const float *x, const float *y, const float *dy, float *dx);
+/** Naive kernel built over double (x, y, dy, dx are double). @copydoc nnr_global_maxpool_bwd_fn */
 nnr_status nnr_global_maxpool_bwd_naive_f64(const nnr_global_pool_params *p, const nnr_shape *in_shape, const double *x, const double *y, const double *dy, double *dx);
+/** Dispatching entry point (naive or AVX2, see nnr_impl_name()). @copydoc nnr_global_avgpool_fwd_fn */
 nnr_status nnr_global_avgpool_fwd(const nnr_global_pool_params *p, const nnr_shape *in_shape, const float *x, float *y);
+/** Naive kernel (float), src/pool/globalpool_naive.c. @copydoc nnr_global_avgpool_fwd_fn */
 nnr_status nnr_global_avgpool_fwd_naive(const nnr_global_pool_params *p, const nnr_shape *in_shape, const float *x, float *y);
+/** AVX2 + FMA kernel (float), src/pool/globalpool_avx2.c. Present when nnr_avx2_compiled() is 1; call only when nnr_avx2_usable() is 1. @copydoc nnr_global_avgpool_fwd_fn */
 nnr_status nnr_global_avgpool_fwd_avx2(const nnr_global_pool_params *p, const nnr_shape *in_shape, const float *x, float *y);
+/** Naive kernel built over double (x, y, dy, dx are double). @copydoc nnr_global_avgpool_fwd_fn */
 nnr_status nnr_global_avgpool_fwd_naive_f64(const nnr_global_pool_params *p, const nnr_shape *in_shape, const double *x, double *y);
+/** Dispatching entry point (naive or AVX2, see nnr_impl_name()). @copydoc nnr_global_avgpool_bwd_fn */
 nnr_status nnr_global_avgpool_bwd(const nnr_global_pool_params *p, const nnr_shape *in_shape, const float *dy, float *dx);
+/** Naive kernel (float), src/pool/globalpool_naive.c. @copydoc nnr_global_avgpool_bwd_fn */
 nnr_status nnr_global_avgpool_bwd_naive(const nnr_global_pool_params *p, const nnr_shape *in_shape, const float *dy, float *dx);
+/** AVX2 + FMA kernel (float), src/pool/globalpool_avx2.c. Present when nnr_avx2_compiled() is 1; call only when nnr_avx2_usable() is 1. @copydoc nnr_global_avgpool_bwd_fn */
 nnr_status nnr_global_avgpool_bwd_avx2(const nnr_global_pool_params *p, const nnr_shape *in_shape, const float *dy, float *dx);
+/** Naive kernel built over double (x, y, dy, dx are double). @copydoc nnr_global_avgpool_bwd_fn */
 nnr_status nnr_global_avgpool_bwd_naive_f64(const nnr_global_pool_params *p, const nnr_shape *in_shape, const double *dy, double *dx);
 /** @} */
 
