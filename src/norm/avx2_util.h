@@ -1,8 +1,9 @@
 /*
  * Small AVX2 building blocks shared by the AVX2 kernels of the normalization
- * family (batchnorm_avx2.c, groupnorm_avx2.c): tail masks, horizontal sums
- * into double, per-channel coefficient loads and (streaming) stores. Static
- * inline, included only by files compiled with -mavx2 -mfma.
+ * family (batchnorm, groupnorm, layernorm, rmsnorm): tail masks, horizontal
+ * sums into double, flushes of float lanes into double, per-channel
+ * coefficient loads and (streaming) stores. Static inline, included only by
+ * files compiled with -mavx2 -mfma.
  */
 #ifndef NNR_NORM_AVX2_UTIL_H
 #define NNR_NORM_AVX2_UTIL_H

@@ -69,11 +69,11 @@ static double row_shifted_sum(const float *x, size_t D, float c)
             acc0 = _mm256_add_ps(acc0, _mm256_sub_ps(_mm256_loadu_ps(p + v * NNR_F32_PER_YMM), vc));
         if (n_tail) {
             /* masked lanes load 0; 0 - c must not count, so mask the difference too */
-            const __m256i m = ln_tail_mask(n_tail);
+            const __m256i m = mask_first(n_tail);
             acc1 = _mm256_add_ps(acc1, _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(p + n_vec * NNR_F32_PER_YMM, m), vc),
                                                      _mm256_castsi256_ps(m)));
         }
-        total += ln_hsum_pd(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+        total += hsum_to_double(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
     }
     return total;
 }
@@ -111,14 +111,14 @@ static void row_centred_sums(const float *x, size_t D, float c, double *s1, doub
             q0 = _mm256_fmadd_ps(d, d, q0);
         }
         if (n_tail) {
-            const __m256i m = ln_tail_mask(n_tail);
+            const __m256i m = mask_first(n_tail);
             const __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(p + n_vec * NNR_F32_PER_YMM, m), vc),
                                            _mm256_castsi256_ps(m));
             s1v = _mm256_add_ps(s1v, d);
             q1 = _mm256_fmadd_ps(d, d, q1);
         }
-        t1 += ln_hsum_pd(_mm256_add_ps(_mm256_add_ps(s0, s1v), _mm256_add_ps(s2v, s3)));
-        t2 += ln_hsum_pd(_mm256_add_ps(_mm256_add_ps(q0, q1), _mm256_add_ps(q2, q3)));
+        t1 += hsum_to_double(_mm256_add_ps(_mm256_add_ps(s0, s1v), _mm256_add_ps(s2v, s3)));
+        t2 += hsum_to_double(_mm256_add_ps(_mm256_add_ps(q0, q1), _mm256_add_ps(q2, q3)));
     }
     *s1 = t1;
     *s2 = t2;
@@ -157,7 +157,7 @@ static void fwd_trailing(const nnr_layernorm_params *p, const ln_view *view, con
 {
     const size_t D = view->d;
     const size_t n_vec = D / NNR_F32_PER_YMM, n_tail = D % NNR_F32_PER_YMM;
-    const __m256i tail = ln_tail_mask(n_tail);
+    const __m256i tail = mask_first(n_tail);
     const __m256 ones = _mm256_set1_ps(1.0f), zeros = _mm256_setzero_ps();
     /* Streaming stores need 32-byte aligned destinations: every row is when y is and D is a multiple of 8. */
     const int stream = view->count * sizeof(float) >= NNR_STREAM_MIN_BYTES && ((uintptr_t)y % 32) == 0 && n_tail == 0;
@@ -260,7 +260,7 @@ static void panel_accumulate(const ln_view *view, const float *x, const float *d
 {
     const size_t D = view->d;
     const size_t n_vec = w / NNR_F32_PER_YMM, n_tail = w % NNR_F32_PER_YMM;
-    const __m256i tail = ln_tail_mask(n_tail);
+    const __m256i tail = mask_first(n_tail);
     for (size_t r = 0; r < view->rows; r++) {
         const float *xr = x + r * D + c0, *dyr = dy + r * D + c0;
         const __m256 vmean = _mm256_set1_ps(cache->mean[r]), vistd = _mm256_set1_ps(cache->istd[r]);
@@ -280,8 +280,8 @@ static void panel_accumulate(const ln_view *view, const float *x, const float *d
             /* masked lanes: dy = 0 but x_hat = -mean*istd could be inf/NaN; mask the product */
             const __m256 prod = v < n_vec ? _mm256_mul_ps(dv, xhat)
                                           : _mm256_and_ps(_mm256_mul_ps(dv, xhat), _mm256_castsi256_ps(tail));
-            ln_acc_pd(acc_g + k, prod);
-            ln_acc_pd(acc_b + k, dv);
+            flush_lanes(acc_g + k, prod);
+            flush_lanes(acc_b + k, dv);
         }
     }
 }
@@ -315,7 +315,7 @@ static void bwd_trailing(const nnr_layernorm_params *p, const ln_view *view, con
     for (size_t k = 0; k < NNR_PANEL_COLS; k++)
         acc_g[k] = acc_b[k] = 0.0;
     const size_t n_vec = D / NNR_F32_PER_YMM, n_tail = D % NNR_F32_PER_YMM;
-    const __m256i tail = ln_tail_mask(n_tail);
+    const __m256i tail = mask_first(n_tail);
     const __m256 tail_f = _mm256_castsi256_ps(tail);
 
     for (size_t r = 0; r < view->rows; r++) {
@@ -342,8 +342,8 @@ static void bwd_trailing(const nnr_layernorm_params *p, const ln_view *view, con
                 a_g = _mm256_add_ps(a_g, g);
                 a_gx = _mm256_add_ps(a_gx, gx);
             }
-            sum_g += ln_hsum_pd(a_g);
-            sum_gx += ln_hsum_pd(a_gx);
+            sum_g += hsum_to_double(a_g);
+            sum_gx += hsum_to_double(a_gx);
         }
         const __m256 vmean_g = _mm256_set1_ps((float)(sum_g / (double)D));
         const __m256 vmean_gx = _mm256_set1_ps((float)(sum_gx / (double)D));
@@ -361,8 +361,8 @@ static void bwd_trailing(const nnr_layernorm_params *p, const ln_view *view, con
             const __m256 xhat = _mm256_mul_ps(_mm256_sub_ps(xv, vmean), vistd);
             if (want_params && k < w0) {
                 const __m256 prod = _mm256_mul_ps(dv, xhat);
-                ln_acc_pd(acc_g + k, partial ? _mm256_and_ps(prod, tail_f) : prod);
-                ln_acc_pd(acc_b + k, dv);
+                flush_lanes(acc_g + k, partial ? _mm256_and_ps(prod, tail_f) : prod);
+                flush_lanes(acc_b + k, dv);
             }
             const __m256 term1 = _mm256_mul_ps(dv, gv);                          /* term 1: g */
             const __m256 t = _mm256_fnmadd_ps(xhat, vmean_gx, _mm256_sub_ps(term1, vmean_g)); /* - terms 2, 3 */

@@ -52,10 +52,10 @@ static double row_sum_sq(const float *xr, size_t D)
             a = _mm256_fmadd_ps(x0, x0, a);
         }
         if (n_tail) {
-            const __m256 x0 = _mm256_maskload_ps(p + n_vec * NNR_F32_PER_YMM, ln_tail_mask(n_tail));
+            const __m256 x0 = _mm256_maskload_ps(p + n_vec * NNR_F32_PER_YMM, mask_first(n_tail));
             b = _mm256_fmadd_ps(x0, x0, b);   /* masked lanes load 0 */
         }
-        total += ln_hsum_pd(_mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
+        total += hsum_to_double(_mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
     }
     if (isinf(total)) {
         /* float squares overflowed, or x holds an infinity: the double sum tells which */
@@ -73,7 +73,7 @@ static void fwd_trailing(const nnr_rmsnorm_params *p, const ln_view *view, const
     const double epsilon = p->epsilon;
     const size_t D = view->d;
     const size_t n_vec = D / NNR_F32_PER_YMM, n_tail = D % NNR_F32_PER_YMM;
-    const __m256i tail = ln_tail_mask(n_tail);
+    const __m256i tail = mask_first(n_tail);
     const __m256 ones = _mm256_set1_ps(1.0f);
     const int stream = view->count * sizeof(float) >= NNR_STREAM_MIN_BYTES && ((uintptr_t)y % 32) == 0 && n_tail == 0;
 
@@ -148,17 +148,17 @@ static void panel_accumulate(const ln_view *view, const float *x, const float *d
 {
     const size_t D = view->d;
     const size_t n_vec = w / NNR_F32_PER_YMM, n_tail = w % NNR_F32_PER_YMM;
-    const __m256i tail = ln_tail_mask(n_tail);
+    const __m256i tail = mask_first(n_tail);
     for (size_t r = 0; r < view->rows; r++) {
         const float *xr = x + r * D + c0, *dyr = dy + r * D + c0;
         const __m256 vr = _mm256_set1_ps(cache->rstd[r]);
         for (size_t v = 0; v < n_vec; v++) {
             const size_t k = v * NNR_F32_PER_YMM;
-            ln_acc_pd(acc + k, _mm256_mul_ps(_mm256_loadu_ps(dyr + k), _mm256_mul_ps(_mm256_loadu_ps(xr + k), vr)));
+            flush_lanes(acc + k, _mm256_mul_ps(_mm256_loadu_ps(dyr + k), _mm256_mul_ps(_mm256_loadu_ps(xr + k), vr)));
         }
         if (n_tail) {
             const size_t k = n_vec * NNR_F32_PER_YMM;
-            ln_acc_pd(acc + k, _mm256_mul_ps(_mm256_maskload_ps(dyr + k, tail),
+            flush_lanes(acc + k, _mm256_mul_ps(_mm256_maskload_ps(dyr + k, tail),
                                              _mm256_mul_ps(_mm256_maskload_ps(xr + k, tail), vr)));
         }
     }
@@ -187,7 +187,7 @@ static void bwd_trailing(const nnr_rmsnorm_params *p, const ln_view *view, const
     for (size_t k = 0; k < NNR_PANEL_COLS; k++)
         acc[k] = 0.0;
     const size_t n_vec = D / NNR_F32_PER_YMM, n_tail = D % NNR_F32_PER_YMM;
-    const __m256i tail = ln_tail_mask(n_tail);
+    const __m256i tail = mask_first(n_tail);
 
     for (size_t r = 0; r < view->rows; r++) {
         const float *xr = x + r * D, *dyr = dy + r * D;
@@ -208,7 +208,7 @@ static void bwd_trailing(const nnr_rmsnorm_params *p, const ln_view *view, const
                                            : ones;
                 a = _mm256_fmadd_ps(_mm256_mul_ps(dv, sv), xv, a);
             }
-            sum_gx += ln_hsum_pd(a);
+            sum_gx += hsum_to_double(a);
         }
         /* dx = r * g - x * c with c = r^3 * mean(g * x) */
         const __m256 vc = _mm256_set1_ps((float)(rstd * rstd * rstd * (sum_gx / (double)D)));
@@ -223,7 +223,7 @@ static void bwd_trailing(const nnr_rmsnorm_params *p, const ln_view *view, const
             const __m256 sv = use_scale ? (partial ? _mm256_maskload_ps(scale + k, tail) : _mm256_loadu_ps(scale + k))
                                        : ones;
             if (use_scale && k < w0)
-                ln_acc_pd(acc + k, _mm256_mul_ps(dv, _mm256_mul_ps(xv, vr)));
+                flush_lanes(acc + k, _mm256_mul_ps(dv, _mm256_mul_ps(xv, vr)));
             const __m256 term1 = _mm256_mul_ps(_mm256_mul_ps(dv, sv), vr);   /* term 1: r * g */
             const __m256 out = _mm256_fnmadd_ps(xv, vc, term1);               /* - term 2: x * r^3 * mean(g x) */
             if (partial)
