@@ -4,36 +4,27 @@
  * AVX2, calls the check of its pass before touching any output.
  */
 #include "config.h"
+#include "core/check.h"
 #include "core/real.h"
 #include "batchnorm_internal.h"
 
 typedef NNR_TYPED(nnr_batchnorm_cache) bn_cache;
 typedef NNR_TYPED(nnr_batchnorm_state) bn_state;
 
-static nnr_status need(const void *ptr, const char *name)
-{
-    if (ptr == NULL)
-        return nnr_error(NNR_ERR_NULL, "%s is NULL", name);
-    return nnr_ok();
-}
-
-/* Runs the checks in order and returns the first failure. */
-#define NNR_TRY(call) do { nnr_status st_ = (call); if (st_.code != NNR_OK) return st_; } while (0)
-
 static nnr_status check_affine(const nnr_batchnorm_params *p, const nnr_real *gamma, const nnr_real *beta)
 {
     if (p->scale)
-        NNR_TRY(need(gamma, "gamma (scale is on)"));
+        NNR_TRY(nnr_need(gamma, "gamma (scale is on)"));
     if (p->center)
-        NNR_TRY(need(beta, "beta (center is on)"));
+        NNR_TRY(nnr_need(beta, "beta (center is on)"));
     return nnr_ok();
 }
 
 static nnr_status check_running(const bn_state *state)
 {
-    NNR_TRY(need(state, "state"));
-    NNR_TRY(need(state->running_mean, "state->running_mean"));
-    NNR_TRY(need(state->running_var, "state->running_var"));
+    NNR_TRY(nnr_need(state, "state"));
+    NNR_TRY(nnr_need(state->running_mean, "state->running_mean"));
+    NNR_TRY(nnr_need(state->running_var, "state->running_var"));
     return nnr_ok();
 }
 
@@ -43,21 +34,21 @@ nnr_status NNR_TYPED(nnr_bn_check_fwd_train)(const nnr_batchnorm_params *p, cons
                                              bn_view *view)
 {
     NNR_TRY(nnr_bn_view_make(p, shape, view));
-    NNR_TRY(need(x, "x"));
-    NNR_TRY(need(y, "y"));
+    NNR_TRY(nnr_need(x, "x"));
+    NNR_TRY(nnr_need(y, "y"));
     NNR_TRY(check_affine(p, gamma, beta));
-    NNR_TRY(need(cache, "cache"));
-    NNR_TRY(need(cache->mean, "cache->mean"));
-    NNR_TRY(need(cache->istd, "cache->istd"));
+    NNR_TRY(nnr_need(cache, "cache"));
+    NNR_TRY(nnr_need(cache->mean, "cache->mean"));
+    NNR_TRY(nnr_need(cache->istd, "cache->istd"));
     if (state != NULL)
         NNR_TRY(check_running(state));
     if (p->renorm) {
-        NNR_TRY(need(cache->r, "cache->r (renorm is on)"));
-        NNR_TRY(need(cache->d, "cache->d (renorm is on)"));
-        NNR_TRY(need(state, "state (renorm needs its running renorm statistics)"));
-        NNR_TRY(need(state->moving_stddev, "state->moving_stddev (renorm is on)"));
-        NNR_TRY(need(state->renorm_mean, "state->renorm_mean (renorm is on)"));
-        NNR_TRY(need(state->renorm_stddev, "state->renorm_stddev (renorm is on)"));
+        NNR_TRY(nnr_need(cache->r, "cache->r (renorm is on)"));
+        NNR_TRY(nnr_need(cache->d, "cache->d (renorm is on)"));
+        NNR_TRY(nnr_need(state, "state (renorm needs its running renorm statistics)"));
+        NNR_TRY(nnr_need(state->moving_stddev, "state->moving_stddev (renorm is on)"));
+        NNR_TRY(nnr_need(state->renorm_mean, "state->renorm_mean (renorm is on)"));
+        NNR_TRY(nnr_need(state->renorm_stddev, "state->renorm_stddev (renorm is on)"));
     }
     if (p->error_on_single_value && view->m == 1)
         return nnr_error(NNR_ERR_SHAPE,
@@ -71,8 +62,8 @@ nnr_status NNR_TYPED(nnr_bn_check_fwd_infer)(const nnr_batchnorm_params *p, cons
                                              const nnr_real *y, const bn_state *state, bn_view *view)
 {
     NNR_TRY(nnr_bn_view_make(p, shape, view));
-    NNR_TRY(need(x, "x"));
-    NNR_TRY(need(y, "y"));
+    NNR_TRY(nnr_need(x, "x"));
+    NNR_TRY(nnr_need(y, "y"));
     NNR_TRY(check_affine(p, gamma, beta));
     NNR_TRY(check_running(state));
     return nnr_ok();
@@ -82,15 +73,15 @@ static nnr_status check_grads(const nnr_batchnorm_params *p, const nnr_real *x, 
                               const nnr_real *dy, const nnr_real *dx, const nnr_real *dgamma,
                               const nnr_real *dbeta)
 {
-    NNR_TRY(need(x, "x"));
-    NNR_TRY(need(dy, "dy"));
-    NNR_TRY(need(dx, "dx"));
+    NNR_TRY(nnr_need(x, "x"));
+    NNR_TRY(nnr_need(dy, "dy"));
+    NNR_TRY(nnr_need(dx, "dx"));
     if (p->scale) {
-        NNR_TRY(need(gamma, "gamma (scale is on)"));
-        NNR_TRY(need(dgamma, "dgamma (scale is on)"));
+        NNR_TRY(nnr_need(gamma, "gamma (scale is on)"));
+        NNR_TRY(nnr_need(dgamma, "dgamma (scale is on)"));
     }
     if (p->center)
-        NNR_TRY(need(dbeta, "dbeta (center is on)"));
+        NNR_TRY(nnr_need(dbeta, "dbeta (center is on)"));
     return nnr_ok();
 }
 
@@ -101,12 +92,12 @@ nnr_status NNR_TYPED(nnr_bn_check_bwd_train)(const nnr_batchnorm_params *p, cons
 {
     NNR_TRY(nnr_bn_view_make(p, shape, view));
     NNR_TRY(check_grads(p, x, gamma, dy, dx, dgamma, dbeta));
-    NNR_TRY(need(cache, "cache"));
-    NNR_TRY(need(cache->mean, "cache->mean"));
-    NNR_TRY(need(cache->istd, "cache->istd"));
+    NNR_TRY(nnr_need(cache, "cache"));
+    NNR_TRY(nnr_need(cache->mean, "cache->mean"));
+    NNR_TRY(nnr_need(cache->istd, "cache->istd"));
     if (p->renorm) {
-        NNR_TRY(need(cache->r, "cache->r (renorm is on)"));
-        NNR_TRY(need(cache->d, "cache->d (renorm is on)"));
+        NNR_TRY(nnr_need(cache->r, "cache->r (renorm is on)"));
+        NNR_TRY(nnr_need(cache->d, "cache->d (renorm is on)"));
     }
     return nnr_ok();
 }

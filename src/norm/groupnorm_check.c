@@ -4,26 +4,17 @@
  * AVX2, calls the check of its pass before touching any output.
  */
 #include "config.h"
+#include "core/check.h"
 #include "core/real.h"
 #include "groupnorm_internal.h"
 
 typedef NNR_TYPED(nnr_groupnorm_cache) gn_cache;
 
-static nnr_status need(const void *ptr, const char *name)
-{
-    if (ptr == NULL)
-        return nnr_error(NNR_ERR_NULL, "%s is NULL", name);
-    return nnr_ok();
-}
-
-/* Runs the checks in order and returns the first failure. */
-#define NNR_TRY(call) do { nnr_status st_ = (call); if (st_.code != NNR_OK) return st_; } while (0)
-
 static nnr_status check_cache(const gn_cache *cache)
 {
-    NNR_TRY(need(cache, "cache"));
-    NNR_TRY(need(cache->mean, "cache->mean"));
-    NNR_TRY(need(cache->istd, "cache->istd"));
+    NNR_TRY(nnr_need(cache, "cache"));
+    NNR_TRY(nnr_need(cache->mean, "cache->mean"));
+    NNR_TRY(nnr_need(cache->istd, "cache->istd"));
     return nnr_ok();
 }
 
@@ -32,12 +23,12 @@ nnr_status NNR_TYPED(nnr_gn_check_fwd)(const nnr_groupnorm_params *p, const nnr_
                                        const gn_cache *cache, gn_view *view)
 {
     NNR_TRY(nnr_gn_view_make(p, shape, view));
-    NNR_TRY(need(x, "x"));
-    NNR_TRY(need(y, "y"));
+    NNR_TRY(nnr_need(x, "x"));
+    NNR_TRY(nnr_need(y, "y"));
     if (p->scale)
-        NNR_TRY(need(gamma, "gamma (scale is on)"));
+        NNR_TRY(nnr_need(gamma, "gamma (scale is on)"));
     if (p->center)
-        NNR_TRY(need(beta, "beta (center is on)"));
+        NNR_TRY(nnr_need(beta, "beta (center is on)"));
     NNR_TRY(check_cache(cache));
     return nnr_ok();
 }
@@ -48,15 +39,15 @@ nnr_status NNR_TYPED(nnr_gn_check_bwd)(const nnr_groupnorm_params *p, const nnr_
                                        gn_view *view)
 {
     NNR_TRY(nnr_gn_view_make(p, shape, view));
-    NNR_TRY(need(x, "x"));
-    NNR_TRY(need(dy, "dy"));
-    NNR_TRY(need(dx, "dx"));
+    NNR_TRY(nnr_need(x, "x"));
+    NNR_TRY(nnr_need(dy, "dy"));
+    NNR_TRY(nnr_need(dx, "dx"));
     if (p->scale) {
-        NNR_TRY(need(gamma, "gamma (scale is on)"));
-        NNR_TRY(need(dgamma, "dgamma (scale is on)"));
+        NNR_TRY(nnr_need(gamma, "gamma (scale is on)"));
+        NNR_TRY(nnr_need(dgamma, "dgamma (scale is on)"));
     }
     if (p->center)
-        NNR_TRY(need(dbeta, "dbeta (center is on)"));
+        NNR_TRY(nnr_need(dbeta, "dbeta (center is on)"));
     NNR_TRY(check_cache(cache));
     return nnr_ok();
 }

@@ -5,31 +5,22 @@
  * output.
  */
 #include "config.h"
+#include "core/check.h"
 #include "core/real.h"
 #include "layernorm_internal.h"
 
 typedef NNR_TYPED(nnr_layernorm_cache) ln_cache;
 typedef NNR_TYPED(nnr_rmsnorm_cache) rms_cache;
 
-static nnr_status need(const void *ptr, const char *name)
-{
-    if (ptr == NULL)
-        return nnr_error(NNR_ERR_NULL, "%s is NULL", name);
-    return nnr_ok();
-}
-
-/* Runs the checks in order and returns the first failure. */
-#define NNR_TRY(call) do { nnr_status st_ = (call); if (st_.code != NNR_OK) return st_; } while (0)
-
 static nnr_status view_of_ln(const nnr_layernorm_params *p, const nnr_shape *shape, ln_view *view)
 {
-    NNR_TRY(need(p, "params"));
+    NNR_TRY(nnr_need(p, "params"));
     return nnr_ln_view_make(p->axes, p->n_axes, p->epsilon, shape, view);
 }
 
 static nnr_status view_of_rms(const nnr_rmsnorm_params *p, const nnr_shape *shape, ln_view *view)
 {
-    NNR_TRY(need(p, "params"));
+    NNR_TRY(nnr_need(p, "params"));
     return nnr_ln_view_make(p->axes, p->n_axes, p->epsilon, shape, view);
 }
 
@@ -38,15 +29,15 @@ nnr_status NNR_TYPED(nnr_ln_check_fwd)(const nnr_layernorm_params *p, const nnr_
                                        const ln_cache *cache, ln_view *view)
 {
     NNR_TRY(view_of_ln(p, shape, view));
-    NNR_TRY(need(x, "x"));
-    NNR_TRY(need(y, "y"));
+    NNR_TRY(nnr_need(x, "x"));
+    NNR_TRY(nnr_need(y, "y"));
     if (p->scale)
-        NNR_TRY(need(gamma, "gamma (scale is on)"));
+        NNR_TRY(nnr_need(gamma, "gamma (scale is on)"));
     if (p->center)
-        NNR_TRY(need(beta, "beta (center is on)"));
-    NNR_TRY(need(cache, "cache"));
-    NNR_TRY(need(cache->mean, "cache->mean"));
-    NNR_TRY(need(cache->istd, "cache->istd"));
+        NNR_TRY(nnr_need(beta, "beta (center is on)"));
+    NNR_TRY(nnr_need(cache, "cache"));
+    NNR_TRY(nnr_need(cache->mean, "cache->mean"));
+    NNR_TRY(nnr_need(cache->istd, "cache->istd"));
     return nnr_ok();
 }
 
@@ -56,18 +47,18 @@ nnr_status NNR_TYPED(nnr_ln_check_bwd)(const nnr_layernorm_params *p, const nnr_
                                        ln_view *view)
 {
     NNR_TRY(view_of_ln(p, shape, view));
-    NNR_TRY(need(x, "x"));
-    NNR_TRY(need(dy, "dy"));
-    NNR_TRY(need(dx, "dx"));
+    NNR_TRY(nnr_need(x, "x"));
+    NNR_TRY(nnr_need(dy, "dy"));
+    NNR_TRY(nnr_need(dx, "dx"));
     if (p->scale) {
-        NNR_TRY(need(gamma, "gamma (scale is on)"));
-        NNR_TRY(need(dgamma, "dgamma (scale is on)"));
+        NNR_TRY(nnr_need(gamma, "gamma (scale is on)"));
+        NNR_TRY(nnr_need(dgamma, "dgamma (scale is on)"));
     }
     if (p->center)
-        NNR_TRY(need(dbeta, "dbeta (center is on)"));
-    NNR_TRY(need(cache, "cache"));
-    NNR_TRY(need(cache->mean, "cache->mean"));
-    NNR_TRY(need(cache->istd, "cache->istd"));
+        NNR_TRY(nnr_need(dbeta, "dbeta (center is on)"));
+    NNR_TRY(nnr_need(cache, "cache"));
+    NNR_TRY(nnr_need(cache->mean, "cache->mean"));
+    NNR_TRY(nnr_need(cache->istd, "cache->istd"));
     return nnr_ok();
 }
 
@@ -76,12 +67,12 @@ nnr_status NNR_TYPED(nnr_rms_check_fwd)(const nnr_rmsnorm_params *p, const nnr_s
                                         ln_view *view)
 {
     NNR_TRY(view_of_rms(p, shape, view));
-    NNR_TRY(need(x, "x"));
-    NNR_TRY(need(y, "y"));
+    NNR_TRY(nnr_need(x, "x"));
+    NNR_TRY(nnr_need(y, "y"));
     if (p->scale)
-        NNR_TRY(need(scale, "scale (scale is on)"));
-    NNR_TRY(need(cache, "cache"));
-    NNR_TRY(need(cache->rstd, "cache->rstd"));
+        NNR_TRY(nnr_need(scale, "scale (scale is on)"));
+    NNR_TRY(nnr_need(cache, "cache"));
+    NNR_TRY(nnr_need(cache->rstd, "cache->rstd"));
     return nnr_ok();
 }
 
@@ -90,14 +81,14 @@ nnr_status NNR_TYPED(nnr_rms_check_bwd)(const nnr_rmsnorm_params *p, const nnr_s
                                         const nnr_real *dx, const nnr_real *dscale, ln_view *view)
 {
     NNR_TRY(view_of_rms(p, shape, view));
-    NNR_TRY(need(x, "x"));
-    NNR_TRY(need(dy, "dy"));
-    NNR_TRY(need(dx, "dx"));
+    NNR_TRY(nnr_need(x, "x"));
+    NNR_TRY(nnr_need(dy, "dy"));
+    NNR_TRY(nnr_need(dx, "dx"));
     if (p->scale) {
-        NNR_TRY(need(scale, "scale (scale is on)"));
-        NNR_TRY(need(dscale, "dscale (scale is on)"));
+        NNR_TRY(nnr_need(scale, "scale (scale is on)"));
+        NNR_TRY(nnr_need(dscale, "dscale (scale is on)"));
     }
-    NNR_TRY(need(cache, "cache"));
-    NNR_TRY(need(cache->rstd, "cache->rstd"));
+    NNR_TRY(nnr_need(cache, "cache"));
+    NNR_TRY(nnr_need(cache->rstd, "cache->rstd"));
     return nnr_ok();
 }
