@@ -43,15 +43,17 @@ nnr_status NNR_NAIVE(nnr_avgpool_fwd)(const nnr_pool_params *p, const nnr_shape 
                         pool_window_taps(ad, od, &jd0, &jd1);
                         pool_window_taps(ah, oh, &jh0, &jh1);
                         pool_window_taps(aw, ow, &jw0, &jw1);
+                        const ptrdiff_t start_d = pool_window_start(ad, od), start_h = pool_window_start(ah, oh),
+                                        start_w = pool_window_start(aw, ow);
 
                         /* step 1: sum over the window's in-bounds cells */
                         double sum = 0.0;
                         for (size_t jd = jd0; jd < jd1; jd++)
                             for (size_t jh = jh0; jh < jh1; jh++)
                                 for (size_t jw = jw0; jw < jw1; jw++) {
-                                    const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)jd);
-                                    const size_t ih = (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)jh);
-                                    const size_t iw = (size_t)(pool_window_start(aw, ow) + (ptrdiff_t)jw);
+                                    const size_t id = (size_t)(start_d + (ptrdiff_t)jd);
+                                    const size_t ih = (size_t)(start_h + (ptrdiff_t)jh);
+                                    const size_t iw = (size_t)(start_w + (ptrdiff_t)jw);
                                     sum += x_plane[((id * ah->in + ih) * aw->in + iw) * step];
                                 }
 
@@ -95,15 +97,17 @@ nnr_status NNR_NAIVE(nnr_avgpool_bwd)(const nnr_pool_params *p, const nnr_shape 
                         pool_window_taps(ad, od, &jd0, &jd1);
                         pool_window_taps(ah, oh, &jh0, &jh1);
                         pool_window_taps(aw, ow, &jw0, &jw1);
+                        const ptrdiff_t start_d = pool_window_start(ad, od), start_h = pool_window_start(ah, oh),
+                                        start_w = pool_window_start(aw, ow);
 
                         const size_t o = (od * ah->out + oh) * aw->out + ow;
                         const double share = dy_plane[o * step] / pool_divisor(&v, od, oh, ow);
                         for (size_t jd = jd0; jd < jd1; jd++)
                             for (size_t jh = jh0; jh < jh1; jh++)
                                 for (size_t jw = jw0; jw < jw1; jw++) {
-                                    const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)jd);
-                                    const size_t ih = (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)jh);
-                                    const size_t iw = (size_t)(pool_window_start(aw, ow) + (ptrdiff_t)jw);
+                                    const size_t id = (size_t)(start_d + (ptrdiff_t)jd);
+                                    const size_t ih = (size_t)(start_h + (ptrdiff_t)jh);
+                                    const size_t iw = (size_t)(start_w + (ptrdiff_t)jw);
                                     dx_plane[((id * ah->in + ih) * aw->in + iw) * step] += (nnr_real)share;
                                 }
                     }

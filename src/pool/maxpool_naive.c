@@ -46,20 +46,23 @@ nnr_status NNR_NAIVE(nnr_maxpool_fwd)(const nnr_pool_params *p, const nnr_shape 
                         pool_window_taps(ad, od, &jd0, &jd1);
                         pool_window_taps(ah, oh, &jh0, &jh1);
                         pool_window_taps(aw, ow, &jw0, &jw1);
+                        const ptrdiff_t start_d = pool_window_start(ad, od), start_h = pool_window_start(ah, oh),
+                                        start_w = pool_window_start(aw, ow);
 
                         /* y = max over the window's in-bounds cells, scanned
                          * row-major; the first cell always counts (so an
                          * all -inf window takes it), then a cell replaces the
                          * max if v > max or v is NaN (PyTorch): ties keep the
-                         * first maximum, a NaN wins and the last NaN stays. */
+                         * first maximum, a NaN wins and the last NaN stays.
+                         * A window without input cells keeps -inf and -1. */
                         nnr_real best = -INFINITY;
                         int32_t best_cell = -1;
                         for (size_t jd = jd0; jd < jd1; jd++)
                             for (size_t jh = jh0; jh < jh1; jh++)
                                 for (size_t jw = jw0; jw < jw1; jw++) {
-                                    const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)(jd * ad->dilation));
-                                    const size_t ih = (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)(jh * ah->dilation));
-                                    const size_t iw = (size_t)(pool_window_start(aw, ow) + (ptrdiff_t)(jw * aw->dilation));
+                                    const size_t id = (size_t)(start_d + (ptrdiff_t)(jd * ad->dilation));
+                                    const size_t ih = (size_t)(start_h + (ptrdiff_t)(jh * ah->dilation));
+                                    const size_t iw = (size_t)(start_w + (ptrdiff_t)(jw * aw->dilation));
                                     const size_t cell = (id * ah->in + ih) * aw->in + iw;
                                     const nnr_real val = x_plane[cell * step];
                                     if (best_cell < 0 || val > best || isnan(val)) {
