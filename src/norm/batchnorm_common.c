@@ -6,6 +6,7 @@
 #include "config.h"
 #include <math.h>
 #include "nnref/batchnorm.h"
+#include "axis_view.h"
 #include "batchnorm_internal.h"
 #include "core/dispatch.h"
 
@@ -112,29 +113,13 @@ static int in_unit_interval(double v)
 
 nnr_status nnr_bn_view_make(const nnr_batchnorm_params *p, const nnr_shape *shape, bn_view *view)
 {
-    nnr_status st;
-    size_t count;
-    int axis;
+    nnr_axis_view av;
 
     if (p == NULL)
         return nnr_error(NNR_ERR_NULL, "params is NULL");
-    if (shape == NULL)
-        return nnr_error(NNR_ERR_NULL, "shape is NULL");
-    if (shape->rank < 2 || shape->rank > 5)
-        return nnr_error(NNR_ERR_SHAPE,
-                         "shape has rank %zu; BatchNorm takes rank 2 (N, C) to 5 (N, C, D, H, W or N, D, H, W, C)",
-                         shape->rank);
-    st = nnr_shape_numel(shape, "shape", &count);
+    nnr_status st = nnr_axis_view_make("BatchNorm", p->axis, shape, &av);
     if (st.code != NNR_OK)
         return st;
-
-    axis = p->axis < 0 ? p->axis + (int)shape->rank : p->axis;
-    if (axis < 0 || axis >= (int)shape->rank)
-        return nnr_error(NNR_ERR_SHAPE, "axis %d is out of range for a rank-%zu input (valid: %d to %d)",
-                         p->axis, shape->rank, -(int)shape->rank, (int)shape->rank - 1);
-    if (axis == 0)
-        return nnr_error(NNR_ERR_SHAPE,
-                         "axis %d is the batch axis; BatchNorm needs the channel axis (1 or -1 typically)", p->axis);
 
     if (!(p->epsilon >= 0.0) || isinf(p->epsilon))
         return nnr_error(NNR_ERR_PARAM, "epsilon must be finite, >= 0 and not NaN, got %g", p->epsilon);
@@ -165,15 +150,11 @@ nnr_status nnr_bn_view_make(const nnr_batchnorm_params *p, const nnr_shape *shap
                              "renorm together with virtual_batch_size is not supported; use one or the other");
     }
 
-    view->n = shape->dims[0];
-    view->c = shape->dims[axis];
-    view->pre = 1;
-    for (int d = 1; d < axis; d++)
-        view->pre *= shape->dims[d];          /* cannot overflow: count did not */
-    view->post = 1;
-    for (int d = axis + 1; d < (int)shape->rank; d++)
-        view->post *= shape->dims[d];
-    view->count = count;
+    view->n = av.n;
+    view->c = av.c;
+    view->pre = av.pre;
+    view->post = av.post;
+    view->count = av.count;
 
     if (p->virtual_batch_size != 0) {
         if (view->n % p->virtual_batch_size != 0)

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 #include <math.h>
+#include "axis_view.h"
 #include "groupnorm_internal.h"
 #include "core/dispatch.h"
 
@@ -33,33 +34,17 @@ nnr_groupnorm_params nnr_groupnorm_torch(int groups)
 
 nnr_status nnr_gn_view_make(const nnr_groupnorm_params *p, const nnr_shape *shape, gn_view *view)
 {
-    nnr_status st;
-    size_t count;
-    int axis;
+    nnr_axis_view av;
 
     if (p == NULL)
         return nnr_error(NNR_ERR_NULL, "params is NULL");
-    if (shape == NULL)
-        return nnr_error(NNR_ERR_NULL, "shape is NULL");
-    if (shape->rank < 2 || shape->rank > 5)
-        return nnr_error(NNR_ERR_SHAPE,
-                         "shape has rank %zu; GroupNorm takes rank 2 (N, C) to 5 (N, C, D, H, W or N, D, H, W, C)",
-                         shape->rank);
-    st = nnr_shape_numel(shape, "shape", &count);
+    nnr_status st = nnr_axis_view_make("GroupNorm", p->axis, shape, &av);
     if (st.code != NNR_OK)
         return st;
-
-    axis = p->axis < 0 ? p->axis + (int)shape->rank : p->axis;
-    if (axis < 0 || axis >= (int)shape->rank)
-        return nnr_error(NNR_ERR_SHAPE, "axis %d is out of range for a rank-%zu input (valid: %d to %d)",
-                         p->axis, shape->rank, -(int)shape->rank, (int)shape->rank - 1);
-    if (axis == 0)
-        return nnr_error(NNR_ERR_SHAPE,
-                         "axis %d is the batch axis; GroupNorm needs the channel axis (1 or -1 typically)", p->axis);
     if (!(p->epsilon >= 0.0) || isinf(p->epsilon))
         return nnr_error(NNR_ERR_PARAM, "epsilon must be finite, >= 0 and not NaN, got %g", p->epsilon);
 
-    const size_t C = shape->dims[axis];
+    const size_t C = av.c;
     if (p->groups == 0 || p->groups < -1)
         return nnr_error(NNR_ERR_PARAM,
                          "groups must be a positive number of groups, or -1 for one group per channel, got %d",
@@ -72,18 +57,14 @@ nnr_status nnr_gn_view_make(const nnr_groupnorm_params *p, const nnr_shape *shap
     if (C % G != 0)
         return nnr_error(NNR_ERR_PARAM, "the number of channels (C=%zu) must be a multiple of groups (G=%zu)", C, G);
 
-    view->n = shape->dims[0];
+    view->n = av.n;
     view->c = C;
-    view->pre = 1;
-    for (int d = 1; d < axis; d++)
-        view->pre *= shape->dims[d];          /* cannot overflow: count did not */
-    view->post = 1;
-    for (int d = axis + 1; d < (int)shape->rank; d++)
-        view->post *= shape->dims[d];
+    view->pre = av.pre;
+    view->post = av.post;
     view->groups = G;
     view->cg = C / G;
     view->m = view->cg * view->pre * view->post;
-    view->count = count;
+    view->count = av.count;
     return nnr_ok();
 }
 
