@@ -60,8 +60,6 @@
 #include "groupnorm_internal.h"
 #include "avx2_util.h"
 
-/* Segment path: floats reduced in float lanes before flushing to double. */
-#define NNR_FLUSH_FLOATS 1024
 /* Row path: rows reduced in float lanes before flushing to double. */
 #define NNR_MAX_ROWS_PER_FLUSH 256
 /* Row path: rows averaged for the first shift of the per-channel sums. */
@@ -158,82 +156,6 @@ NNR_INLINE void dx_run(const float *x, const float *dy, float *dx, size_t len, _
 /* ========================================================================= */
 /* Reductions over one contiguous run                                         */
 /* ========================================================================= */
-
-/* *s1 += sum(x - shift), *s2 += sum((x - shift)^2); shift 0 gives the plain sum in *s1. */
-static void run_shifted_sums(const float *x, size_t len, float shift, double *s1, double *s2)
-{
-    const __m256 k = _mm256_set1_ps(shift);
-    size_t done = 0;
-    while (done < len) {
-        const size_t chunk = len - done < NNR_FLUSH_FLOATS ? len - done : NNR_FLUSH_FLOATS;
-        const float *row = x + done;
-        const size_t n_pair = chunk / (2 * NNR_F32_PER_YMM);
-        const size_t n_vec = (chunk % (2 * NNR_F32_PER_YMM)) / NNR_F32_PER_YMM;
-        const size_t n_tail = chunk % NNR_F32_PER_YMM;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, q0 = a0, q1 = a0;
-        size_t i = 0;
-        for (size_t v = 0; v < n_pair; v++, i += 2 * NNR_F32_PER_YMM) {
-            __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(row + i), k);
-            __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(row + i + 8), k);
-            a0 = _mm256_add_ps(a0, d0); q0 = _mm256_fmadd_ps(d0, d0, q0);
-            a1 = _mm256_add_ps(a1, d1); q1 = _mm256_fmadd_ps(d1, d1, q1);
-        }
-        for (size_t v = 0; v < n_vec; v++, i += NNR_F32_PER_YMM) {
-            __m256 d = _mm256_sub_ps(_mm256_loadu_ps(row + i), k);
-            a0 = _mm256_add_ps(a0, d);
-            q0 = _mm256_fmadd_ps(d, d, q0);
-        }
-        /* Tail: masked-off lanes load 0, so x - K is cleared with the mask. */
-        if (n_tail) {
-            const __m256i mask = mask_first(n_tail);
-            __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(row + i, mask), k),
-                                     _mm256_castsi256_ps(mask));
-            a1 = _mm256_add_ps(a1, d);
-            q1 = _mm256_fmadd_ps(d, d, q1);
-        }
-        *s1 += hsum_to_double(_mm256_add_ps(a0, a1));
-        *s2 += hsum_to_double(_mm256_add_ps(q0, q1));
-        done += chunk;
-    }
-}
-
-/* Backward reductions: *sdy += sum(dy), *sdyx += sum(dy * (x - hi)). */
-static void run_dy_sums(const float *x, const float *dy, size_t len, float hi, double *sdy, double *sdyx)
-{
-    const __m256 h = _mm256_set1_ps(hi);
-    size_t done = 0;
-    while (done < len) {
-        const size_t chunk = len - done < NNR_FLUSH_FLOATS ? len - done : NNR_FLUSH_FLOATS;
-        const float *xr = x + done, *dr = dy + done;
-        const size_t n_pair = chunk / (2 * NNR_F32_PER_YMM);
-        const size_t n_vec = (chunk % (2 * NNR_F32_PER_YMM)) / NNR_F32_PER_YMM;
-        const size_t n_tail = chunk % NNR_F32_PER_YMM;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, q0 = a0, q1 = a0;
-        size_t i = 0;
-        for (size_t v = 0; v < n_pair; v++, i += 2 * NNR_F32_PER_YMM) {
-            __m256 g0 = _mm256_loadu_ps(dr + i), g1 = _mm256_loadu_ps(dr + i + 8);
-            a0 = _mm256_add_ps(a0, g0);
-            a1 = _mm256_add_ps(a1, g1);
-            q0 = _mm256_fmadd_ps(g0, _mm256_sub_ps(_mm256_loadu_ps(xr + i), h), q0);
-            q1 = _mm256_fmadd_ps(g1, _mm256_sub_ps(_mm256_loadu_ps(xr + i + 8), h), q1);
-        }
-        for (size_t v = 0; v < n_vec; v++, i += NNR_F32_PER_YMM) {
-            __m256 g = _mm256_loadu_ps(dr + i);
-            a0 = _mm256_add_ps(a0, g);
-            q0 = _mm256_fmadd_ps(g, _mm256_sub_ps(_mm256_loadu_ps(xr + i), h), q0);
-        }
-        /* Tail: dy loads 0 in masked-off lanes, which clears both products. */
-        if (n_tail) {
-            const __m256i mask = mask_first(n_tail);
-            __m256 g = _mm256_maskload_ps(dr + i, mask);
-            a1 = _mm256_add_ps(a1, g);
-            q1 = _mm256_fmadd_ps(g, _mm256_sub_ps(_mm256_maskload_ps(xr + i, mask), h), q1);
-        }
-        *sdy += hsum_to_double(_mm256_add_ps(a0, a1));
-        *sdyx += hsum_to_double(_mm256_add_ps(q0, q1));
-        done += chunk;
-    }
-}
 
 /* Group statistics from the shifted sums: mean = hi + S1/m, var = S2/m - (S1/m)^2 (>= 0). */
 static void finish_stats(double hi, double s1, double s2, double m, double eps, double *mean, double *var,

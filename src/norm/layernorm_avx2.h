@@ -11,8 +11,6 @@
 
 #include "avx2_util.h"
 
-/* Floats of one row reduced in float lanes before the partial sums go to double. */
-#define NNR_FLUSH_FLOATS 1024
 /* Outputs at least this large are written with non-temporal stores: they do
  * not fit in L2 and are not read back by the kernel. */
 #define NNR_STREAM_MIN_BYTES ((size_t)4 << 20)
