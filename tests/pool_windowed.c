@@ -800,8 +800,37 @@ START_TEST(errors_pointers_and_argmax)
 }
 END_TEST
 
+/* Sizes beyond what the types hold: a tensor whose element count overflows
+ * size_t, and a plane of 2^32 cells that int32 argmax cannot index (the max
+ * kernels refuse it before reading anything; its output shape is fine). */
+START_TEST(errors_overflow)
+{
+    pool_impl impls[2];
+    const size_t n_impls = pool_impls(impls);
+    nnr_pool_params p = nnr_pool_torch(2, 2);
+    const nnr_shape huge = {4, {SIZE_MAX / 2, 4, 2, 2}};
+    const nnr_shape wide = {4, {1, 1, 65536, 65536}};
+    float x[4] = {0}, y[4], dy[4] = {0};
+    int32_t am[4] = {0};
+    nnr_shape out;
+    nnr_status st = nnr_pool_output_shape(&p, &huge, &out);
+    ck_assert_msg(st.code == NNR_ERR_OVERFLOW && strstr(st.message, "in_shape") != NULL, "%s", nnr_strerror(&st));
+    assert_ok(nnr_pool_output_shape(&p, &wide, &out), "2^32-cell plane");
+    ck_assert_uint_eq(out.dims[2], 32768);
+    for (size_t k = 0; k < n_impls; k++) {
+        tu_fill_canary(y, 4);
+        st = impls[k].max_fwd(&p, &wide, x, y, am);
+        ck_assert_msg(st.code == NNR_ERR_OVERFLOW && strstr(st.message, "int32 argmax") != NULL, "%s: %s",
+                      impls[k].name, nnr_strerror(&st));
+        st = impls[k].max_bwd(&p, &wide, dy, am, y);
+        ck_assert_msg(st.code == NNR_ERR_OVERFLOW && tu_all_canary(y, 4), "%s: %s", impls[k].name, nnr_strerror(&st));
+    }
+}
+END_TEST
+
 void pool_windowed_add_errors(TCase *tc)
 {
+    tcase_add_test(tc, errors_overflow);
     tcase_add_test(tc, errors_params);
     tcase_add_test(tc, errors_shapes);
     tcase_add_test(tc, errors_pointers_and_argmax);
