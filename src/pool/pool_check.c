@@ -6,16 +6,8 @@
  * output; nothing is written on error.
  */
 #include "config.h"
+#include "core/check.h"
 #include "pool_internal.h"
-
-#define NNR_TRY(call) do { nnr_status st_ = (call); if (st_.code != NNR_OK) return st_; } while (0)
-
-static nnr_status need(const void *ptr, const char *name)
-{
-    if (ptr == NULL)
-        return nnr_error(NNR_ERR_NULL, "%s is NULL", name);
-    return nnr_ok();
-}
 
 /* argmax holds flat spatial indices of an (n, c) plane in int32. */
 static nnr_status plane_fits_int32(const pool_view *v)
@@ -32,8 +24,8 @@ nnr_status nnr_pool_check_max_fwd(const nnr_pool_params *p, const nnr_shape *in_
 {
     NNR_TRY(nnr_pool_view_make(p, POOL_KIND_MAX, in_shape, view));
     NNR_TRY(plane_fits_int32(view));
-    NNR_TRY(need(x, "x"));
-    NNR_TRY(need(y, "y"));
+    NNR_TRY(nnr_need(x, "x"));
+    NNR_TRY(nnr_need(y, "y"));
     return nnr_ok();
 }
 
@@ -42,9 +34,9 @@ nnr_status nnr_pool_check_max_bwd(const nnr_pool_params *p, const nnr_shape *in_
 {
     NNR_TRY(nnr_pool_view_make(p, POOL_KIND_MAX, in_shape, view));
     NNR_TRY(plane_fits_int32(view));
-    NNR_TRY(need(dy, "dy"));
-    NNR_TRY(need(argmax, "argmax"));
-    NNR_TRY(need(dx, "dx"));
+    NNR_TRY(nnr_need(dy, "dy"));
+    NNR_TRY(nnr_need(argmax, "argmax"));
+    NNR_TRY(nnr_need(dx, "dx"));
     /* A stale or foreign index would write outside dx: every one is checked
      * before the backward zeroes dx. -1 marks a window without input cells. */
     for (size_t o = 0; o < view->out_count; o++)
@@ -59,8 +51,8 @@ nnr_status nnr_pool_check_avg(const nnr_pool_params *p, const nnr_shape *in_shap
                               const char *in_name, const void *out, const char *out_name, pool_view *view)
 {
     NNR_TRY(nnr_pool_view_make(p, POOL_KIND_AVG, in_shape, view));
-    NNR_TRY(need(in, in_name));
-    NNR_TRY(need(out, out_name));
+    NNR_TRY(nnr_need(in, in_name));
+    NNR_TRY(nnr_need(out, out_name));
     return nnr_ok();
 }
 
@@ -70,6 +62,6 @@ nnr_status nnr_global_pool_check(const nnr_global_pool_params *p, const nnr_shap
 {
     NNR_TRY(nnr_global_pool_view_make(p, in_shape, view));
     for (size_t i = 0; i < count; i++)
-        NNR_TRY(need(ptrs[i], names[i]));
+        NNR_TRY(nnr_need(ptrs[i], names[i]));
     return nnr_ok();
 }

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 #include "pool_internal.h"
+#include "core/check.h"
 #include "core/dispatch.h"
 
 /* ---- Presets (SEMANTICS.md §1) ------------------------------------------ */
@@ -61,8 +62,6 @@ nnr_global_pool_params nnr_global_pool_torch(int dims)
 }
 
 /* ---- Shared by both views -------------------------------------------------- */
-
-#define NNR_TRY(call) do { nnr_status st_ = (call); if (st_.code != NNR_OK) return st_; } while (0)
 
 /* Name of spatial axis i of a dims-D layer, as the frameworks call them. */
 static const char *axis_name(int dims, int i)
