@@ -210,8 +210,47 @@ START_TEST(shapes_global_layouts_agree)
 }
 END_TEST
 
+/* The double build computes what the float build does: the same maxima,
+ * the same means (both sum in double), backwards equal to float rounding. */
+START_TEST(shapes_global_float_double_agree)
+{
+    enum { COUNT = 2 * 4 * 3 * 5 };
+    float x[COUNT], y[8], dy[8], dx[COUNT];
+    double xd[COUNT], yd[8], dyd[8], dxd[COUNT];
+    tu_randn_f(x, COUNT, 61, 0.0, 1.0);
+    tu_randn_f(dy, 8, 62, 0.0, 1.0);
+    for (size_t i = 0; i < COUNT; i++)
+        xd[i] = x[i];
+    for (size_t i = 0; i < 8; i++)
+        dyd[i] = dy[i];
+    const nnr_shape in = {4, {2, 3, 5, 4}};       /* channels_last: (N, H, W, C) = (2, 3, 5, 4) */
+    for (int first = 0; first < 2; first++) {
+        nnr_global_pool_params p = nnr_global_pool_keras(2);
+        p.ties = first ? NNR_POOL_TIES_FIRST : NNR_POOL_TIES_SPLIT;
+        assert_ok(nnr_global_maxpool_fwd_naive(&p, &in, x, y), "max float");
+        assert_ok(nnr_global_maxpool_fwd_naive_f64(&p, &in, xd, yd), "max double");
+        assert_ok(nnr_global_maxpool_bwd_naive(&p, &in, x, y, dy, dx), "max bwd float");
+        assert_ok(nnr_global_maxpool_bwd_naive_f64(&p, &in, xd, yd, dyd, dxd), "max bwd double");
+        for (size_t i = 0; i < 8; i++)
+            ck_assert(y[i] == (float)yd[i]);
+        for (size_t i = 0; i < COUNT; i++)
+            ck_assert(dx[i] == (float)dxd[i]);
+    }
+    nnr_global_pool_params p = nnr_global_pool_keras(2);
+    assert_ok(nnr_global_avgpool_fwd_naive(&p, &in, x, y), "avg float");
+    assert_ok(nnr_global_avgpool_fwd_naive_f64(&p, &in, xd, yd), "avg double");
+    assert_ok(nnr_global_avgpool_bwd_naive(&p, &in, dy, dx), "avg bwd float");
+    assert_ok(nnr_global_avgpool_bwd_naive_f64(&p, &in, dyd, dxd), "avg bwd double");
+    for (size_t i = 0; i < 8; i++)
+        ck_assert(y[i] == (float)yd[i]);
+    for (size_t i = 0; i < COUNT; i++)
+        ck_assert(dx[i] == (float)dxd[i]);
+}
+END_TEST
+
 void pool_global_add_shapes(TCase *tc)
 {
+    tcase_add_test(tc, shapes_global_float_double_agree);
     tcase_add_test(tc, shapes_global_layouts_agree);
 }
 

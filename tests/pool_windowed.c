@@ -617,8 +617,72 @@ START_TEST(shapes_separable_3d)
 }
 END_TEST
 
+/* The double build (what the gradient checker differentiates) computes what
+ * the float build does: the same maxima and argmax, the same averages (both
+ * sum the same values in double), and backwards equal to float rounding. */
+START_TEST(shapes_float_double_agree)
+{
+    for (int variant = 0; variant < 2; variant++) {
+        nnr_pool_params p;
+        nnr_shape in;
+        if (variant == 0) {
+            p = nnr_pool_torch(2, 3);
+            p.stride[0] = p.stride[1] = 2;
+            p.pad[0] = p.pad[1] = 1;
+            p.ceil_mode = 1;
+            in = (nnr_shape){4, {2, 3, 8, 7}};
+        } else {
+            p = nnr_pool_keras(3, 2);
+            p.window[2] = 3;
+            p.stride[2] = 1;
+            p.padding = NNR_POOL_SAME;
+            in = (nnr_shape){5, {2, 3, 5, 4, 3}};
+        }
+        nnr_shape out;
+        assert_ok(nnr_pool_output_shape(&p, &in, &out), "output shape");
+        size_t count, out_count;
+        assert_ok(nnr_shape_numel(&in, "in", &count), "count");
+        assert_ok(nnr_shape_numel(&out, "out", &out_count), "out count");
+        float *x = tu_alloc_f(count), *dx = tu_alloc_f(count), *y = tu_alloc_f(out_count), *dy = tu_alloc_f(out_count);
+        double *xd = tu_alloc_d(count), *dxd = tu_alloc_d(count), *yd = tu_alloc_d(out_count),
+               *dyd = tu_alloc_d(out_count);
+        int32_t *am = malloc(out_count * sizeof(int32_t)), *amd = malloc(out_count * sizeof(int32_t));
+        ck_assert(am != NULL && amd != NULL);
+        tu_randn_f(x, count, 51, 0.0, 1.0);
+        tu_randn_f(dy, out_count, 52, 0.0, 1.0);
+        for (size_t i = 0; i < count; i++)
+            xd[i] = x[i];
+        for (size_t i = 0; i < out_count; i++)
+            dyd[i] = dy[i];
+
+        assert_ok(nnr_maxpool_fwd_naive(&p, &in, x, y, am), "max float");
+        assert_ok(nnr_maxpool_fwd_naive_f64(&p, &in, xd, yd, amd), "max double");
+        for (size_t o = 0; o < out_count; o++)
+            ck_assert_msg(y[o] == (float)yd[o] && am[o] == amd[o], "variant %d max y[%zu]: %g at %d vs %g at %d",
+                          variant, o, y[o], am[o], yd[o], amd[o]);
+        assert_ok(nnr_maxpool_bwd_naive(&p, &in, dy, am, dx), "max bwd float");
+        assert_ok(nnr_maxpool_bwd_naive_f64(&p, &in, dyd, amd, dxd), "max bwd double");
+        for (size_t i = 0; i < count; i++)
+            ck_assert_msg(fabs(dx[i] - dxd[i]) <= 1e-6 * (1 + fabs(dxd[i])), "variant %d max dx[%zu]: %g vs %g",
+                          variant, i, dx[i], dxd[i]);
+
+        assert_ok(nnr_avgpool_fwd_naive(&p, &in, x, y), "avg float");
+        assert_ok(nnr_avgpool_fwd_naive_f64(&p, &in, xd, yd), "avg double");
+        for (size_t o = 0; o < out_count; o++)
+            ck_assert_msg(y[o] == (float)yd[o], "variant %d avg y[%zu]: %.9g vs %.17g", variant, o, y[o], yd[o]);
+        assert_ok(nnr_avgpool_bwd_naive(&p, &in, dy, dx), "avg bwd float");
+        assert_ok(nnr_avgpool_bwd_naive_f64(&p, &in, dyd, dxd), "avg bwd double");
+        for (size_t i = 0; i < count; i++)
+            ck_assert_msg(fabs(dx[i] - dxd[i]) <= 1e-6 * (1 + fabs(dxd[i])), "variant %d avg dx[%zu]: %g vs %g",
+                          variant, i, dx[i], dxd[i]);
+        free(x); free(dx); free(y); free(dy); free(xd); free(dxd); free(yd); free(dyd); free(am); free(amd);
+    }
+}
+END_TEST
+
 void pool_windowed_add_shapes(TCase *tc)
 {
+    tcase_add_test(tc, shapes_float_double_agree);
     tcase_add_test(tc, shapes_layouts_agree);
     tcase_add_test(tc, shapes_unit_axes_agree);
     tcase_add_test(tc, shapes_dilation);
