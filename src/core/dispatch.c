@@ -64,6 +64,14 @@ static void override_avx2(nnr_kernel_table *t)
     t->rmsnorm_bwd = nnr_rmsnorm_bwd_avx2;
     t->groupnorm_fwd = nnr_groupnorm_fwd_avx2;
     t->groupnorm_bwd = nnr_groupnorm_bwd_avx2;
+    t->maxpool_fwd = nnr_maxpool_fwd_avx2;
+    t->maxpool_bwd = nnr_maxpool_bwd_avx2;
+    t->avgpool_fwd = nnr_avgpool_fwd_avx2;
+    t->avgpool_bwd = nnr_avgpool_bwd_avx2;
+    t->global_maxpool_fwd = nnr_global_maxpool_fwd_avx2;
+    t->global_maxpool_bwd = nnr_global_maxpool_bwd_avx2;
+    t->global_avgpool_fwd = nnr_global_avgpool_fwd_avx2;
+    t->global_avgpool_bwd = nnr_global_avgpool_bwd_avx2;
 }
 #endif
 

@@ -1,0 +1,392 @@
+/*
+ * Average pooling, AVX2 + FMA kernels (float). Same contract, same argument
+ * checks and the same arithmetic as src/pool/avgpool_naive.c, which is the
+ * reference: read that file first.
+ *
+ * The naive kernel sums each window in double in scan order (depth, height,
+ * width) starting from 0.0 and rounds sum / D(o) to float once; the backward
+ * adds (float)(dy / D(o)) to each in-bounds cell, outputs in order. These
+ * kernels do the same additions in the same order in double lanes (each
+ * float converted exactly), so their results equal the naive float kernel's
+ * bit for bit. Division by D: when D is a power of two, 1/D is exact and
+ * the product equals the quotient, so a multiply replaces the (slow)
+ * vector division; otherwise they divide.
+ *
+ * Forward, by layout (as maxpool_avx2.c):
+ *  - channels_last: 8 channels per vector (two double accumulators), any window.
+ *  - channels_first: 8 outputs of one output row per vector, for the outputs
+ *    whose width window lies inside the row, width stride 1 or 2 (stride 2:
+ *    16 loads deinterleaved into even and odd taps); border outputs and
+ *    strides >= 3 one window at a time. Inside the row every window counts
+ *    k_w cells along width, so the 8 outputs share one divisor.
+ *
+ * Backward:
+ *  - Disjoint windows (stride >= window on every axis): every dx cell is a
+ *    tap of at most one window, so dx is written once, row by row in input
+ *    order: 0 + (float)(dy/D) or 0. No separate zero pass.
+ *  - Overlapping windows: each plane (channels_first) or sample
+ *    (channels_last) is zeroed, then accumulated in output order.
+ */
+#include "config.h"
+
+#if !defined(__AVX2__) || !defined(__FMA__)
+#error "avgpool_avx2.c must be compiled with AVX2 and FMA enabled (-mavx2 -mfma)"
+#endif
+
+#include <immintrin.h>
+#include <math.h>
+#include "pool_internal.h"
+#include "pool_avx2_util.h"
+
+/* Lanes of one __m256d. */
+#define NNR_F64_PER_YMM 4
+
+/* 1 if D is a power of two (then s * (1/D) == s / D exactly). */
+static int is_pow2(double d)
+{
+    int e;
+    return d > 0 && frexp(d, &e) == 0.5;
+}
+
+/* s / D in double lanes: multiply by the exact reciprocal or divide. */
+NNR_INLINE __m256d scale_pd(__m256d s, double d, int pow2)
+{
+    return pow2 ? _mm256_mul_pd(s, _mm256_set1_pd(1.0 / d)) : _mm256_div_pd(s, _mm256_set1_pd(d));
+}
+
+/* 8 floats widened into two double accumulators: lanes 0..3 and 4..7. */
+NNR_INLINE void acc_add(__m256 v, __m256d *lo, __m256d *hi)
+{
+    *lo = _mm256_add_pd(*lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+    *hi = _mm256_add_pd(*hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+
+/* (float)(lo, hi) as one vector of 8. */
+NNR_INLINE __m256 narrow(__m256d lo, __m256d hi)
+{
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi), 1);
+}
+
+/* (float)(dy / D) for 8 floats, as the naive backward's share. */
+NNR_INLINE __m256 share8(__m256 dy, double d, int pow2)
+{
+    return narrow(scale_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(dy)), d, pow2),
+                  scale_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(dy, 1)), d, pow2));
+}
+
+/* ---- One window at a time (borders, strides >= 3) ------------------------ */
+
+/* Output (od, oh, ow) of the plane whose cell s sits at xp[s * step]: the
+ * naive kernel's sum and division, verbatim. */
+static float avg_window(const pool_view *v, const float *xp, size_t step, size_t od, size_t oh, size_t ow)
+{
+    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
+    size_t d0, d1, h0, h1, w0, w1;
+    pool_window_taps(ad, od, &d0, &d1);
+    pool_window_taps(ah, oh, &h0, &h1);
+    pool_window_taps(aw, ow, &w0, &w1);
+    double sum = 0.0;
+    for (size_t jd = d0; jd < d1; jd++)
+        for (size_t jh = h0; jh < h1; jh++)
+            for (size_t jw = w0; jw < w1; jw++) {
+                const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)jd);
+                const size_t ih = (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)jh);
+                const size_t iw = (size_t)(pool_window_start(aw, ow) + (ptrdiff_t)jw);
+                sum += xp[((id * ah->in + ih) * aw->in + iw) * step];
+            }
+    return (float)(sum / pool_divisor(v, od, oh, ow));
+}
+
+/* ---- Forward, channels_first --------------------------------------------- */
+
+/* Outputs ow0 .. ow0+n-1 (n <= 8, interior along width) of output row
+ * (od, oh): the naive sums of 8 windows side by side in double lanes. */
+static void avg_block_cf(const pool_view *v, const float *xp, size_t od, size_t oh, size_t d0, size_t d1,
+                         size_t h0, size_t h1, size_t ow0, size_t n, float *yo)
+{
+    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
+    const size_t W = aw->in, kw = aw->window;
+    const int stride2 = aw->stride == 2;
+    const size_t col0 = (size_t)pool_window_start(aw, ow0);
+    const __m256i mask_n = mask_first(n);
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    for (size_t jd = d0; jd < d1; jd++) {
+        const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)jd);
+        for (size_t jh = h0; jh < h1; jh++) {
+            const size_t ih = (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)jh);
+            const float *row = xp + (id * ah->in + ih) * W + col0;
+            if (!stride2) {
+                /* stride 1: tap jw of the 8 outputs is 8 contiguous cells */
+                for (size_t jw = 0; jw < kw; jw++)
+                    acc_add(n == NNR_F32_PER_YMM ? _mm256_loadu_ps(row + jw) : _mm256_maskload_ps(row + jw, mask_n),
+                            &lo, &hi);
+                continue;
+            }
+            /* stride 2: taps jw and jw+1 are the even and odd lanes of 16 cells */
+            for (size_t jw = 0; jw < kw; jw += 2) {
+                const int both = jw + 1 < kw;
+                __m256 even, odd;
+                load_pair(row + jw, 2 * n - (both ? 0 : 1), &even, &odd);
+                acc_add(even, &lo, &hi);
+                if (both)
+                    acc_add(odd, &lo, &hi);
+            }
+        }
+    }
+    /* y = sum / D(o): one divisor for the row's interior outputs */
+    const double d = pool_divisor(v, od, oh, ow0);
+    const int pow2 = is_pow2(d);
+    __m256 y = narrow(scale_pd(lo, d, pow2), scale_pd(hi, d, pow2));
+    if (stride2)
+        y = unshuffle_ps(y);
+    store_first(yo, y, n);
+}
+
+static void avg_fwd_plane(const pool_view *v, const float *xp, float *yp)
+{
+    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
+    const size_t OW = aw->out;
+    size_t lo, hi;
+    pool_interior(aw, &lo, &hi);
+    for (size_t od = 0; od < ad->out; od++)
+        for (size_t oh = 0; oh < ah->out; oh++) {
+            const size_t orow = (od * ah->out + oh) * OW;
+            size_t d0, d1, h0, h1;
+            pool_window_taps(ad, od, &d0, &d1);
+            pool_window_taps(ah, oh, &h0, &h1);
+            const int vec = aw->stride <= 2 && d0 < d1 && h0 < h1;
+            const size_t v_lo = vec ? lo : OW, v_hi = vec ? hi : OW;
+            /* left border (everything when not vectorized) */
+            for (size_t ow = 0; ow < v_lo; ow++)
+                yp[orow + ow] = avg_window(v, xp, 1, od, oh, ow);
+            /* interior: 8 outputs per vector, the last block masked */
+            for (size_t ow0 = v_lo; ow0 < v_hi; ow0 += NNR_F32_PER_YMM) {
+                const size_t n = v_hi - ow0 < NNR_F32_PER_YMM ? v_hi - ow0 : NNR_F32_PER_YMM;
+                avg_block_cf(v, xp, od, oh, d0, d1, h0, h1, ow0, n, &yp[orow + ow0]);
+            }
+            /* right border */
+            for (size_t ow = v_hi > v_lo ? v_hi : v_lo; ow < OW; ow++)
+                yp[orow + ow] = avg_window(v, xp, 1, od, oh, ow);
+        }
+}
+
+/* ---- Forward, channels_last ---------------------------------------------- */
+
+/* Output cell (od, oh, ow) of sample xs: 8 channels per vector, double lanes. */
+static void avg_cell_cl(const pool_view *v, const float *xs, size_t od, size_t oh, size_t ow, float *yo)
+{
+    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
+    const size_t C = v->c;
+    size_t d0, d1, h0, h1, w0, w1;
+    pool_window_taps(ad, od, &d0, &d1);
+    pool_window_taps(ah, oh, &h0, &h1);
+    pool_window_taps(aw, ow, &w0, &w1);
+    const ptrdiff_t sd = pool_window_start(ad, od), sh = pool_window_start(ah, oh), sw = pool_window_start(aw, ow);
+    const double d = pool_divisor(v, od, oh, ow);
+    const int pow2 = is_pow2(d);
+    for (size_t c0 = 0; c0 < C; c0 += NNR_F32_PER_YMM) {
+        const size_t n = C - c0 < NNR_F32_PER_YMM ? C - c0 : NNR_F32_PER_YMM;
+        const __m256i mask_n = mask_first(n);
+        __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+        /* sum over the window's in-bounds cells, scan order */
+        for (size_t jd = d0; jd < d1; jd++)
+            for (size_t jh = h0; jh < h1; jh++) {
+                const size_t row = ((size_t)(sd + (ptrdiff_t)jd) * ah->in + (size_t)(sh + (ptrdiff_t)jh)) * aw->in;
+                for (size_t jw = w0; jw < w1; jw++) {
+                    const float *src = xs + (row + (size_t)(sw + (ptrdiff_t)jw)) * C + c0;
+                    acc_add(n == NNR_F32_PER_YMM ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, mask_n), &lo, &hi);
+                }
+            }
+        /* y = sum / D(o) */
+        store_first(yo + c0, narrow(scale_pd(lo, d, pow2), scale_pd(hi, d, pow2)), n);
+    }
+}
+
+nnr_status nnr_avgpool_fwd_avx2(const nnr_pool_params *p, const nnr_shape *in_shape, const float *x, float *y)
+{
+    pool_view v;
+    nnr_status st = nnr_pool_check_avg(p, in_shape, x, "x", y, "y", &v);
+    if (st.code != NNR_OK)
+        return st;
+    if (v.layout == NNR_CHANNELS_FIRST) {
+        for (size_t pl = 0; pl < v.n * v.c; pl++)
+            avg_fwd_plane(&v, x + pl * v.in_plane, y + pl * v.out_plane);
+        return st;
+    }
+    for (size_t n = 0; n < v.n; n++) {
+        size_t o = 0;
+        for (size_t od = 0; od < v.axis[0].out; od++)
+            for (size_t oh = 0; oh < v.axis[1].out; oh++)
+                for (size_t ow = 0; ow < v.axis[2].out; ow++, o++)
+                    avg_cell_cl(&v, x + n * v.in_plane * v.c, od, oh, ow, y + (n * v.out_plane + o) * v.c);
+    }
+    return st;
+}
+
+/* ---- Backward, disjoint windows ------------------------------------------ */
+
+/* channels_first dx row (W cells) of output row dyr (od, oh): each column
+ * gets 0 + (float)(dy/D) of the window it is a tap of, or 0. */
+static void avg_bwd_row_cf(const pool_view *v, size_t od, size_t oh, const float *dyr, float *dxr)
+{
+    const pool_axis *aw = &v->axis[2];
+    const size_t W = aw->in;
+    const __m256 zero = _mm256_setzero_ps();
+    size_t w = 0;
+    size_t lo, hi;
+    pool_interior(aw, &lo, &hi);
+    if (aw->window == 2 && aw->stride == 2 && aw->pad_before == 0 && hi > 0) {
+        /* 2-wide windows from column 0, the interior's (0 .. hi) sharing one
+         * divisor: 8 shares give 16 columns, each share twice */
+        const double d = pool_divisor(v, od, oh, 0);
+        const int pow2 = is_pow2(d);
+        for (size_t ow0 = 0; ow0 < hi; ow0 += NNR_F32_PER_YMM) {
+            const size_t n = hi - ow0 < NNR_F32_PER_YMM ? hi - ow0 : NNR_F32_PER_YMM;
+            const __m256 s = _mm256_add_ps(share8(_mm256_maskload_ps(dyr + ow0, mask_first(n)), d, pow2), zero);
+            __m256 a, b;
+            interleave(s, s, &a, &b);
+            store_pair(dxr + 2 * ow0, a, b, 2 * n);
+        }
+        w = 2 * hi;
+    }
+    /* other windows, and the columns after the interior */
+    for (; w < W; w++) {
+        size_t ow;
+        dxr[w] = pool_cover(aw, w, &ow) ? 0.0f + (float)(dyr[ow] / pool_divisor(v, od, oh, ow)) : 0.0f;
+    }
+}
+
+/* channels_last dx row of W cells x C channels. */
+static void avg_bwd_row_cl(const pool_view *v, size_t od, size_t oh, const float *dyr, float *dxr)
+{
+    const pool_axis *aw = &v->axis[2];
+    const size_t C = v->c;
+    const __m256 zero = _mm256_setzero_ps();
+    for (size_t w = 0; w < aw->in; w++) {
+        size_t ow;
+        float *dst = dxr + w * C;
+        if (!pool_cover(aw, w, &ow)) {
+            pool_zero(dst, C);
+            continue;
+        }
+        const double d = pool_divisor(v, od, oh, ow);
+        const int pow2 = is_pow2(d);
+        const float *g = dyr + ow * C;
+        for (size_t c0 = 0; c0 < C; c0 += NNR_F32_PER_YMM) {
+            const size_t n = C - c0 < NNR_F32_PER_YMM ? C - c0 : NNR_F32_PER_YMM;
+            const __m256 gv = n == NNR_F32_PER_YMM ? _mm256_loadu_ps(g + c0) : _mm256_maskload_ps(g + c0, mask_first(n));
+            store_first(dst + c0, _mm256_add_ps(share8(gv, d, pow2), zero), n);
+        }
+    }
+}
+
+/* Disjoint windows: plane (C = 1, channels_first) or sample dx, row by row. */
+static void avg_bwd_disjoint(const pool_view *v, size_t C, const float *dy, float *dx)
+{
+    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
+    const size_t W = aw->in;
+    for (size_t id = 0; id < ad->in; id++) {
+        size_t od = 0;
+        const int cov_d = pool_cover(ad, id, &od);
+        for (size_t ih = 0; ih < ah->in; ih++) {
+            size_t oh = 0;
+            float *dxr = dx + (id * ah->in + ih) * W * C;
+            if (!cov_d || !pool_cover(ah, ih, &oh)) {
+                pool_zero(dxr, W * C);   /* a row no window reaches */
+                continue;
+            }
+            const size_t orow = (od * ah->out + oh) * aw->out;
+            if (v->layout == NNR_CHANNELS_FIRST)
+                avg_bwd_row_cf(v, od, oh, dy + orow, dxr);
+            else
+                avg_bwd_row_cl(v, od, oh, dy + orow * C, dxr);
+        }
+    }
+}
+
+/* ---- Backward, overlapping windows ---------------------------------------- */
+
+/* channels_first plane: dx = 0, then the naive accumulation, in cache. */
+static void avg_bwd_overlap_cf(const pool_view *v, const float *dyp, float *dxp)
+{
+    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
+    pool_zero(dxp, v->in_plane);
+    size_t o = 0;
+    for (size_t od = 0; od < ad->out; od++)
+        for (size_t oh = 0; oh < ah->out; oh++)
+            for (size_t ow = 0; ow < aw->out; ow++, o++) {
+                size_t d0, d1, h0, h1, w0, w1;
+                pool_window_taps(ad, od, &d0, &d1);
+                pool_window_taps(ah, oh, &h0, &h1);
+                pool_window_taps(aw, ow, &w0, &w1);
+                const float share = (float)(dyp[o] / pool_divisor(v, od, oh, ow));
+                for (size_t jd = d0; jd < d1; jd++)
+                    for (size_t jh = h0; jh < h1; jh++) {
+                        float *row = dxp + ((size_t)(pool_window_start(ad, od) + (ptrdiff_t)jd) * ah->in +
+                                            (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)jh)) * aw->in;
+                        for (size_t jw = w0; jw < w1; jw++)
+                            row[(size_t)(pool_window_start(aw, ow) + (ptrdiff_t)jw)] += share;
+                    }
+            }
+}
+
+/* channels_last sample: dx = 0, then each output cell's 8-channel shares
+ * added to its taps, outputs in order. */
+static void avg_bwd_overlap_cl(const pool_view *v, const float *dys, float *dxs)
+{
+    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
+    const size_t C = v->c;
+    pool_zero(dxs, v->in_plane * C);
+    size_t o = 0;
+    for (size_t od = 0; od < ad->out; od++)
+        for (size_t oh = 0; oh < ah->out; oh++)
+            for (size_t ow = 0; ow < aw->out; ow++, o++) {
+                size_t d0, d1, h0, h1, w0, w1;
+                pool_window_taps(ad, od, &d0, &d1);
+                pool_window_taps(ah, oh, &h0, &h1);
+                pool_window_taps(aw, ow, &w0, &w1);
+                const double d = pool_divisor(v, od, oh, ow);
+                const int pow2 = is_pow2(d);
+                for (size_t c0 = 0; c0 < C; c0 += NNR_F32_PER_YMM) {
+                    const size_t n = C - c0 < NNR_F32_PER_YMM ? C - c0 : NNR_F32_PER_YMM;
+                    const __m256i mask_n = mask_first(n);
+                    const __m256 s = share8(_mm256_maskload_ps(dys + o * C + c0, mask_n), d, pow2);
+                    for (size_t jd = d0; jd < d1; jd++)
+                        for (size_t jh = h0; jh < h1; jh++) {
+                            const size_t row = ((size_t)(pool_window_start(ad, od) + (ptrdiff_t)jd) * ah->in +
+                                                (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)jh)) * aw->in;
+                            for (size_t jw = w0; jw < w1; jw++) {
+                                float *dst = dxs + (row + (size_t)(pool_window_start(aw, ow) + (ptrdiff_t)jw)) * C + c0;
+                                store_first(dst, _mm256_add_ps(_mm256_maskload_ps(dst, mask_n), s), n);
+                            }
+                        }
+                }
+            }
+}
+
+nnr_status nnr_avgpool_bwd_avx2(const nnr_pool_params *p, const nnr_shape *in_shape, const float *dy, float *dx)
+{
+    pool_view v;
+    nnr_status st = nnr_pool_check_avg(p, in_shape, dy, "dy", dx, "dx", &v);
+    if (st.code != NNR_OK)
+        return st;
+    const int disjoint = pool_disjoint(&v);
+    if (v.layout == NNR_CHANNELS_FIRST) {
+        for (size_t pl = 0; pl < v.n * v.c; pl++) {
+            if (disjoint)
+                avg_bwd_disjoint(&v, 1, dy + pl * v.out_plane, dx + pl * v.in_plane);
+            else
+                avg_bwd_overlap_cf(&v, dy + pl * v.out_plane, dx + pl * v.in_plane);
+        }
+        return st;
+    }
+    for (size_t n = 0; n < v.n; n++) {
+        const float *dys = dy + n * v.out_plane * v.c;
+        float *dxs = dx + n * v.in_plane * v.c;
+        if (disjoint)
+            avg_bwd_disjoint(&v, v.c, dys, dxs);
+        else
+            avg_bwd_overlap_cl(&v, dys, dxs);
+    }
+    return st;
+}

@@ -1,0 +1,420 @@
+/*
+ * Max pooling, AVX2 + FMA kernels (float). Same contract, same argument
+ * checks and the same results, bit for bit, as src/pool/maxpool_naive.c,
+ * which is the reference: read that file first.
+ *
+ * The naive rule, kept lane by lane: each window starts from its first
+ * in-bounds tap and takes a later tap v when v > max or v is NaN (compare +
+ * blend, max_take() in pool_avx2_util.h; _mm256_max_ps is a different rule),
+ * so ties go to the first maximum in scan order (depth, height, width) and a
+ * NaN anywhere makes the output the last NaN scanned. argmax is the flat
+ * spatial index of the cell taken.
+ *
+ * Forward, by layout:
+ *  - channels_last: 8 channels per vector, any window: each output cell
+ *    reads its taps' rows of C contiguous channels (tail masked).
+ *  - channels_first: 8 consecutive outputs of one output row per vector,
+ *    for the outputs whose width window lies inside the row (interior) and
+ *    width stride 1 (8 contiguous loads per tap) or 2 (16 loads
+ *    deinterleaved into even and odd taps, so a 2-wide window costs one
+ *    pair of loads per row). Border outputs and strides >= 3 are done one
+ *    window at a time (max_window).
+ *
+ * Backward: dx = 0, then dx[argmax[o]] += dy[o] in output order.
+ *  - Disjoint windows (stride >= effective window on every axis): each dx
+ *    cell receives at most one dy, so dx is written once, row by row in
+ *    input order: 0 + dy where argmax names the cell, 0 elsewhere (adding 0
+ *    keeps the naive kernel's +0 for a dy of -0). No separate zero pass.
+ *  - Overlapping windows: each (n, c) plane (channels_first) or sample
+ *    (channels_last) is zeroed and then accumulated in output order, so
+ *    every dx cell sums the same values in the same order as the naive
+ *    kernel.
+ */
+#include "config.h"
+
+#if !defined(__AVX2__) || !defined(__FMA__)
+#error "maxpool_avx2.c must be compiled with AVX2 and FMA enabled (-mavx2 -mfma)"
+#endif
+
+#include <immintrin.h>
+#include <math.h>
+#include "pool_internal.h"
+#include "pool_avx2_util.h"
+
+/* ---- One window at a time (borders, strides >= 3) ------------------------ */
+
+/* Output (od, oh, ow) of the plane whose cell s sits at xp[s * step]: the
+ * naive kernel's loop over the window, verbatim. */
+static void max_window(const pool_view *v, const float *xp, size_t step, size_t od, size_t oh, size_t ow,
+                       float *y_out, int32_t *arg_out)
+{
+    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
+    size_t d0, d1, h0, h1, w0, w1;
+    pool_window_taps(ad, od, &d0, &d1);
+    pool_window_taps(ah, oh, &h0, &h1);
+    pool_window_taps(aw, ow, &w0, &w1);
+    float m = -INFINITY;
+    int32_t at = -1;
+    int first = 1;
+    for (size_t jd = d0; jd < d1; jd++) {
+        const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)(jd * ad->dilation));
+        for (size_t jh = h0; jh < h1; jh++) {
+            const size_t ih = (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)(jh * ah->dilation));
+            for (size_t jw = w0; jw < w1; jw++) {
+                const size_t iw = (size_t)(pool_window_start(aw, ow) + (ptrdiff_t)(jw * aw->dilation));
+                const size_t cell = (id * ah->in + ih) * aw->in + iw;
+                const float val = xp[cell * step];
+                if (first || val > m || isnan(val)) {
+                    m = val;
+                    at = (int32_t)cell;
+                    first = 0;
+                }
+            }
+        }
+    }
+    *y_out = m;
+    *arg_out = at;
+}
+
+/* ---- Forward, channels_first --------------------------------------------- */
+
+/* Folds one tap (values val, cell indices idx) into the running max m and
+ * its indices a; the first tap initializes them. */
+NNR_INLINE void fold_tap(__m256 val, __m256i idx, __m256 *m, __m256i *a, int *first)
+{
+    if (*first) {
+        *m = val;
+        *a = idx;
+        *first = 0;
+        return;
+    }
+    const __m256 take = max_take(*m, val);
+    *m = _mm256_blendv_ps(*m, val, take);
+    *a = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(*a), _mm256_castsi256_ps(idx), take));
+}
+
+/*
+ * Outputs ow0 .. ow0+n-1 (n <= 8, all interior along width) of output row
+ * (od, oh) in plane xp: the naive window loop with the 8 windows side by
+ * side. Rows are the in-bounds (depth, height) taps [d0,d1) x [h0,h1).
+ */
+static void max_block_cf(const pool_view *v, const float *xp, size_t od, size_t oh, size_t d0, size_t d1,
+                         size_t h0, size_t h1, size_t ow0, size_t n, float *yo, int32_t *ao)
+{
+    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
+    const size_t W = aw->in, kw = aw->window, dw = aw->dilation;
+    const int stride2 = aw->stride == 2;
+    const size_t col0 = (size_t)pool_window_start(aw, ow0);   /* >= 0: interior */
+    const __m256i lanes = stride2 ? pair_offsets() : _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i mask_n = mask_first(n);
+    __m256 m = _mm256_setzero_ps();
+    __m256i a = _mm256_setzero_si256();
+    int first = 1;
+    for (size_t jd = d0; jd < d1; jd++) {
+        const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)(jd * ad->dilation));
+        for (size_t jh = h0; jh < h1; jh++) {
+            const size_t ih = (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)(jh * ah->dilation));
+            const size_t row = (id * ah->in + ih) * W;
+            if (!stride2) {
+                /* stride 1: tap jw of the 8 outputs is 8 contiguous cells */
+                for (size_t jw = 0; jw < kw; jw++) {
+                    const size_t col = col0 + jw * dw;
+                    const __m256 val = n == NNR_F32_PER_YMM ? _mm256_loadu_ps(xp + row + col)
+                                                            : _mm256_maskload_ps(xp + row + col, mask_n);
+                    const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(row + col)), lanes);
+                    fold_tap(val, idx, &m, &a, &first);
+                }
+                continue;
+            }
+            /* stride 2: tap jw of the 8 outputs is the even lanes of 16
+             * cells from col; with dilation 1 the odd lanes are tap jw+1 */
+            for (size_t jw = 0; jw < kw;) {
+                const size_t col = col0 + jw * dw;
+                const int both = dw == 1 && jw + 1 < kw;
+                __m256 even, odd;
+                load_pair(xp + row + col, 2 * n - (both ? 0 : 1), &even, &odd);
+                const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(row + col)), lanes);
+                fold_tap(even, idx, &m, &a, &first);
+                if (both)
+                    fold_tap(odd, _mm256_add_epi32(idx, _mm256_set1_epi32(1)), &m, &a, &first);
+                jw += both ? 2 : 1;
+            }
+        }
+    }
+    if (stride2) {
+        m = unshuffle_ps(m);
+        a = unshuffle_epi32(a);
+    }
+    store_first(yo, m, n);
+    if (ao != NULL)
+        store_first_epi32(ao, a, n);
+}
+
+/* One (n, c) plane: x plane xp (in_plane floats) to y plane yp, argmax ap. */
+static void max_fwd_plane(const pool_view *v, const float *xp, float *yp, int32_t *ap)
+{
+    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
+    const size_t OW = aw->out;
+    size_t lo, hi;
+    pool_interior(aw, &lo, &hi);
+    int32_t scratch;
+    for (size_t od = 0; od < ad->out; od++)
+        for (size_t oh = 0; oh < ah->out; oh++) {
+            const size_t orow = (od * ah->out + oh) * OW;
+            size_t d0, d1, h0, h1;
+            pool_window_taps(ad, od, &d0, &d1);
+            pool_window_taps(ah, oh, &h0, &h1);
+            const int vec = aw->stride <= 2 && d0 < d1 && h0 < h1;
+            const size_t v_lo = vec ? lo : OW, v_hi = vec ? hi : OW;
+            /* left border (and everything when not vectorized): one window at a time */
+            for (size_t ow = 0; ow < v_lo; ow++)
+                max_window(v, xp, 1, od, oh, ow, &yp[orow + ow], ap ? &ap[orow + ow] : &scratch);
+            /* interior: 8 outputs per vector, the last block masked */
+            for (size_t ow0 = v_lo; ow0 < v_hi; ow0 += NNR_F32_PER_YMM) {
+                const size_t n = v_hi - ow0 < NNR_F32_PER_YMM ? v_hi - ow0 : NNR_F32_PER_YMM;
+                max_block_cf(v, xp, od, oh, d0, d1, h0, h1, ow0, n, &yp[orow + ow0], ap ? &ap[orow + ow0] : NULL);
+            }
+            /* right border */
+            for (size_t ow = v_hi > v_lo ? v_hi : v_lo; ow < OW; ow++)
+                max_window(v, xp, 1, od, oh, ow, &yp[orow + ow], ap ? &ap[orow + ow] : &scratch);
+        }
+}
+
+/* ---- Forward, channels_last ---------------------------------------------- */
+
+/* Output cell (od, oh, ow) of sample xs (in_plane cells of C channels): 8
+ * channels per vector, the window's taps in scan order. */
+static void max_cell_cl(const pool_view *v, const float *xs, size_t od, size_t oh, size_t ow, float *yo,
+                        int32_t *ao)
+{
+    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
+    const size_t C = v->c;
+    size_t d0, d1, h0, h1, w0, w1;
+    pool_window_taps(ad, od, &d0, &d1);
+    pool_window_taps(ah, oh, &h0, &h1);
+    pool_window_taps(aw, ow, &w0, &w1);
+    if (d0 == d1 || h0 == h1 || w0 == w1) {
+        /* no input cell in the window: the naive kernel's -inf and -1 */
+        for (size_t c = 0; c < C; c++) {
+            yo[c] = -INFINITY;
+            if (ao != NULL)
+                ao[c] = -1;
+        }
+        return;
+    }
+    const ptrdiff_t sd = pool_window_start(ad, od), sh = pool_window_start(ah, oh), sw = pool_window_start(aw, ow);
+    for (size_t c0 = 0; c0 < C; c0 += NNR_F32_PER_YMM) {
+        const size_t n = C - c0 < NNR_F32_PER_YMM ? C - c0 : NNR_F32_PER_YMM;
+        const __m256i mask_n = mask_first(n);
+        __m256 m = _mm256_setzero_ps();
+        __m256i a = _mm256_setzero_si256();
+        int first = 1;
+        for (size_t jd = d0; jd < d1; jd++) {
+            const size_t id = (size_t)(sd + (ptrdiff_t)(jd * ad->dilation));
+            for (size_t jh = h0; jh < h1; jh++) {
+                const size_t ih = (size_t)(sh + (ptrdiff_t)(jh * ah->dilation));
+                const size_t row = (id * ah->in + ih) * aw->in;
+                for (size_t jw = w0; jw < w1; jw++) {
+                    const size_t cell = row + (size_t)(sw + (ptrdiff_t)(jw * aw->dilation));
+                    const float *src = xs + cell * C + c0;
+                    const __m256 val = n == NNR_F32_PER_YMM ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, mask_n);
+                    fold_tap(val, _mm256_set1_epi32((int32_t)cell), &m, &a, &first);
+                }
+            }
+        }
+        store_first(yo + c0, m, n);
+        if (ao != NULL)
+            store_first_epi32(ao + c0, a, n);
+    }
+}
+
+nnr_status nnr_maxpool_fwd_avx2(const nnr_pool_params *p, const nnr_shape *in_shape, const float *x, float *y,
+                                int32_t *argmax)
+{
+    pool_view v;
+    nnr_status st = nnr_pool_check_max_fwd(p, in_shape, x, y, &v);
+    if (st.code != NNR_OK)
+        return st;
+    if (v.layout == NNR_CHANNELS_FIRST) {
+        for (size_t pl = 0; pl < v.n * v.c; pl++)
+            max_fwd_plane(&v, x + pl * v.in_plane, y + pl * v.out_plane, argmax ? argmax + pl * v.out_plane : NULL);
+        return st;
+    }
+    for (size_t n = 0; n < v.n; n++) {
+        const float *xs = x + n * v.in_plane * v.c;
+        size_t o = 0;
+        for (size_t od = 0; od < v.axis[0].out; od++)
+            for (size_t oh = 0; oh < v.axis[1].out; oh++)
+                for (size_t ow = 0; ow < v.axis[2].out; ow++, o++) {
+                    const size_t at = (n * v.out_plane + o) * v.c;
+                    max_cell_cl(&v, xs, od, oh, ow, y + at, argmax ? argmax + at : NULL);
+                }
+    }
+    return st;
+}
+
+/* ---- Backward ------------------------------------------------------------- */
+
+/*
+ * Disjoint windows, channels_first: one dx row (W cells, flat index of its
+ * first cell `row`) covered by output row dyr/ar. Column w is a tap of at
+ * most one output ow; it gets 0 + dy[ow] if argmax[ow] names it, else 0.
+ */
+static void max_bwd_row_cf(const pool_axis *aw, size_t row, const float *dyr, const int32_t *ar, float *dxr)
+{
+    const size_t W = aw->in;
+    size_t w = 0;
+    if (aw->window == 2 && aw->stride == 2 && aw->dilation == 1 && aw->pad_before == 0) {
+        /* 2-wide windows from column 0: outputs ow cover columns 2ow, 2ow+1;
+         * 8 outputs give 16 columns, even and odd interleaved */
+        const size_t full = W / 2 < aw->out ? W / 2 : aw->out;   /* windows with both columns inside */
+        const __m256 zero = _mm256_setzero_ps();
+        const __m256i even_cols = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14), one = _mm256_set1_epi32(1);
+        for (size_t ow0 = 0; ow0 < full; ow0 += NNR_F32_PER_YMM) {
+            const size_t n = full - ow0 < NNR_F32_PER_YMM ? full - ow0 : NNR_F32_PER_YMM;
+            const __m256i mask_n = mask_first(n);
+            const __m256i a = _mm256_maskload_epi32((const int *)(ar + ow0), mask_n);
+            const __m256 g = _mm256_maskload_ps(dyr + ow0, mask_n);
+            const __m256i ce = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(row + 2 * ow0)), even_cols);
+            const __m256 ge = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(a, ce)), g);
+            const __m256 go = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(a, _mm256_add_epi32(ce, one))), g);
+            __m256 lo, hi;
+            interleave(_mm256_add_ps(ge, zero), _mm256_add_ps(go, zero), &lo, &hi);
+            store_pair(dxr + 2 * ow0, lo, hi, 2 * n);
+        }
+        w = 2 * full;
+    }
+    /* other windows, and the columns after the last full window */
+    for (; w < W; w++) {
+        size_t ow;
+        dxr[w] = pool_cover(aw, w, &ow) && ar[ow] == (int32_t)(row + w) ? 0.0f + dyr[ow] : 0.0f;
+    }
+}
+
+/* Disjoint windows, channels_last: one dx row of W cells x C channels. */
+static void max_bwd_row_cl(const pool_axis *aw, size_t C, size_t row, const float *dyr, const int32_t *ar,
+                           float *dxr)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    for (size_t w = 0; w < aw->in; w++) {
+        size_t ow;
+        float *dst = dxr + w * C;
+        if (!pool_cover(aw, w, &ow)) {
+            pool_zero(dst, C);
+            continue;
+        }
+        /* 0 + dy[o, c] for the channels whose argmax is this cell, 0 for the others */
+        const __m256i cell = _mm256_set1_epi32((int32_t)(row + w));
+        const float *g = dyr + ow * C;
+        const int32_t *a = ar + ow * C;
+        for (size_t c0 = 0; c0 < C; c0 += NNR_F32_PER_YMM) {
+            const size_t n = C - c0 < NNR_F32_PER_YMM ? C - c0 : NNR_F32_PER_YMM;
+            const __m256i mask_n = mask_first(n);
+            const __m256i av = _mm256_maskload_epi32((const int *)(a + c0), mask_n);
+            const __m256 gv = _mm256_maskload_ps(g + c0, mask_n);
+            const __m256 hit = _mm256_castsi256_ps(_mm256_cmpeq_epi32(av, cell));
+            store_first(dst + c0, _mm256_add_ps(_mm256_and_ps(hit, gv), zero), n);
+        }
+    }
+}
+
+/* Disjoint windows: sample/plane dx walked row by row in input order. `C`
+ * is 1 for a channels_first plane, else the channel count. */
+static void max_bwd_disjoint(const pool_view *v, size_t C, const float *dy, const int32_t *am, float *dx)
+{
+    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
+    const size_t W = aw->in;
+    for (size_t id = 0; id < ad->in; id++) {
+        size_t od = 0;
+        const int cov_d = pool_cover(ad, id, &od);
+        for (size_t ih = 0; ih < ah->in; ih++) {
+            const size_t row = (id * ah->in + ih) * W;
+            size_t oh = 0;
+            float *dxr = dx + row * C;
+            if (!cov_d || !pool_cover(ah, ih, &oh)) {
+                pool_zero(dxr, W * C);   /* a row no window reaches */
+                continue;
+            }
+            const size_t orow = (od * ah->out + oh) * aw->out;
+            if (C == 1 && v->layout == NNR_CHANNELS_FIRST)
+                max_bwd_row_cf(aw, row, dy + orow, am + orow, dxr);
+            else
+                max_bwd_row_cl(aw, C, row, dy + orow * C, am + orow * C, dxr);
+        }
+    }
+}
+
+/* Overlapping windows, channels_last sample: dx = 0, then for each output
+ * cell in order and each tap, dx[tap, c] += dy[o, c] where argmax[o, c] is
+ * the tap (the other lanes add +0, which changes nothing). */
+static void max_bwd_overlap_cl(const pool_view *v, const float *dys, const int32_t *as, float *dxs)
+{
+    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
+    const size_t C = v->c;
+    pool_zero(dxs, v->in_plane * C);
+    size_t o = 0;
+    for (size_t od = 0; od < ad->out; od++)
+        for (size_t oh = 0; oh < ah->out; oh++)
+            for (size_t ow = 0; ow < aw->out; ow++, o++) {
+                size_t d0, d1, h0, h1, w0, w1;
+                pool_window_taps(ad, od, &d0, &d1);
+                pool_window_taps(ah, oh, &h0, &h1);
+                pool_window_taps(aw, ow, &w0, &w1);
+                for (size_t jd = d0; jd < d1; jd++) {
+                    const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)(jd * ad->dilation));
+                    for (size_t jh = h0; jh < h1; jh++) {
+                        const size_t ih = (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)(jh * ah->dilation));
+                        for (size_t jw = w0; jw < w1; jw++) {
+                            const size_t iw = (size_t)(pool_window_start(aw, ow) + (ptrdiff_t)(jw * aw->dilation));
+                            const size_t cell = (id * ah->in + ih) * aw->in + iw;
+                            const __m256i cv = _mm256_set1_epi32((int32_t)cell);
+                            for (size_t c0 = 0; c0 < C; c0 += NNR_F32_PER_YMM) {
+                                const size_t n = C - c0 < NNR_F32_PER_YMM ? C - c0 : NNR_F32_PER_YMM;
+                                const __m256i mask_n = mask_first(n);
+                                const __m256i av = _mm256_maskload_epi32((const int *)(as + o * C + c0), mask_n);
+                                const __m256 gv = _mm256_maskload_ps(dys + o * C + c0, mask_n);
+                                const __m256 hit = _mm256_castsi256_ps(_mm256_cmpeq_epi32(av, cv));
+                                float *dst = dxs + cell * C + c0;
+                                const __m256 acc = _mm256_maskload_ps(dst, mask_n);
+                                store_first(dst, _mm256_add_ps(acc, _mm256_and_ps(hit, gv)), n);
+                            }
+                        }
+                    }
+                }
+            }
+}
+
+nnr_status nnr_maxpool_bwd_avx2(const nnr_pool_params *p, const nnr_shape *in_shape, const float *dy,
+                                const int32_t *argmax, float *dx)
+{
+    pool_view v;
+    nnr_status st = nnr_pool_check_max_bwd(p, in_shape, dy, argmax, dx, &v);
+    if (st.code != NNR_OK)
+        return st;
+    const int disjoint = pool_disjoint(&v);
+    if (v.layout == NNR_CHANNELS_FIRST) {
+        for (size_t pl = 0; pl < v.n * v.c; pl++) {
+            const float *dyp = dy + pl * v.out_plane;
+            const int32_t *ap = argmax + pl * v.out_plane;
+            float *dxp = dx + pl * v.in_plane;
+            if (disjoint) {
+                max_bwd_disjoint(&v, 1, dyp, ap, dxp);
+                continue;
+            }
+            /* overlapping: zero the plane (it stays in cache), then scatter in output order */
+            pool_zero(dxp, v.in_plane);
+            for (size_t o = 0; o < v.out_plane; o++)
+                if (ap[o] >= 0)
+                    dxp[ap[o]] += dyp[o];
+        }
+        return st;
+    }
+    for (size_t n = 0; n < v.n; n++) {
+        const size_t in_at = n * v.in_plane * v.c, out_at = n * v.out_plane * v.c;
+        if (disjoint)
+            max_bwd_disjoint(&v, v.c, dy + out_at, argmax + out_at, dx + in_at);
+        else
+            max_bwd_overlap_cl(&v, dy + out_at, argmax + out_at, dx + in_at);
+    }
+    return st;
+}

@@ -1,0 +1,172 @@
+/*
+ * What the AVX2 pooling kernels (maxpool_avx2.c, avgpool_avx2.c,
+ * globalpool_avx2.c) share beyond src/norm/avx2_util.h: which outputs of an
+ * axis have their whole window inside the input (the vector paths), which
+ * window covers an input cell when windows do not overlap (the backward's
+ * direct writes), the max update rule as compare + blend, and the
+ * stride-2 deinterleave. Static inline, for files compiled with -mavx2 -mfma.
+ */
+#ifndef NNR_POOL_AVX2_UTIL_H
+#define NNR_POOL_AVX2_UTIL_H
+
+#if !defined(__AVX2__) || !defined(__FMA__)
+#error "pool_avx2_util.h is for files compiled with AVX2 and FMA enabled (-mavx2 -mfma)"
+#endif
+
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "pool_internal.h"
+#include "norm/avx2_util.h"
+
+/* Input floats one stride-2 step loads: two vectors, deinterleaved into 8 outputs. */
+#define NNR_POOL_PAIR_FLOATS (2 * NNR_F32_PER_YMM)
+
+/* Effective window (k-1)d + 1 of an axis. */
+static inline size_t pool_axis_span(const pool_axis *a)
+{
+    return (a->window - 1) * a->dilation + 1;
+}
+
+/* Outputs [*lo, *hi) of axis a whose every tap lies inside [0, in): no
+ * clipping, the full window count, so one vector can serve 8 of them. */
+static inline void pool_interior(const pool_axis *a, size_t *lo, size_t *hi)
+{
+    const size_t span = pool_axis_span(a);
+    size_t l = (a->pad_before + a->stride - 1) / a->stride;   /* first o with o*s >= pad */
+    size_t h = a->in + a->pad_before >= span ? (a->in + a->pad_before - span) / a->stride + 1 : 0;
+    if (h > a->out)
+        h = a->out;
+    if (l > h)
+        l = h;
+    *lo = l;
+    *hi = h;
+}
+
+/* 1 if no input cell of axis a lies in two windows (stride >= effective window). */
+static inline int pool_axis_disjoint(const pool_axis *a)
+{
+    return a->stride >= pool_axis_span(a);
+}
+
+static inline int pool_disjoint(const pool_view *v)
+{
+    return pool_axis_disjoint(&v->axis[0]) && pool_axis_disjoint(&v->axis[1]) && pool_axis_disjoint(&v->axis[2]);
+}
+
+/* For disjoint windows: 1 and *o = the output whose window has input cell i
+ * as a tap, or 0 when no window does (gaps, dilation holes, the uncovered
+ * end of a valid axis). */
+static inline int pool_cover(const pool_axis *a, size_t i, size_t *o)
+{
+    const size_t q = i + a->pad_before, out = q / a->stride, r = q - out * a->stride;
+    if (out >= a->out || r % a->dilation != 0 || r / a->dilation >= a->window)
+        return 0;
+    *o = out;
+    return 1;
+}
+
+/* The max rule of the naive kernel, lane by lane: take v when v > m or v is
+ * NaN (so the first maximum in scan order wins ties, and the last NaN
+ * wins). _mm256_max_ps is not this rule: it returns its second operand for
+ * a NaN in either and for equal values (+0 vs -0). */
+NNR_INLINE __m256 max_take(__m256 m, __m256 v)
+{
+    return _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+}
+
+/* Writes n floats of zeros (unaligned, tail masked). */
+static inline void pool_zero(float *dst, size_t n)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + NNR_F32_PER_YMM <= n; i += NNR_F32_PER_YMM)
+        _mm256_storeu_ps(dst + i, zero);
+    if (i < n)
+        _mm256_maskstore_ps(dst + i, mask_first(n - i), zero);
+}
+
+/*
+ * Stride-2 loads: 16 consecutive floats p[0..16) as even lanes p[0], p[2],
+ * ..., p[14] and odd lanes p[1], ..., p[15]. The lanes come out in the
+ * shuffled order of _mm256_shuffle_ps, outputs {0,1,4,5,2,3,6,7}: every
+ * lane-wise operation is indifferent to it, and unshuffle() restores the
+ * order once per result. Only the first `needed` floats are read (masked
+ * loads never touch the others), so a window may end at the row's end.
+ */
+NNR_INLINE void load_pair(const float *p, size_t needed, __m256 *even, __m256 *odd)
+{
+    __m256 a, b;
+    if (needed >= NNR_POOL_PAIR_FLOATS) {
+        a = _mm256_loadu_ps(p);
+        b = _mm256_loadu_ps(p + NNR_F32_PER_YMM);
+    } else if (needed > NNR_F32_PER_YMM) {
+        a = _mm256_loadu_ps(p);
+        b = _mm256_maskload_ps(p + NNR_F32_PER_YMM, mask_first(needed - NNR_F32_PER_YMM));
+    } else {
+        a = _mm256_maskload_ps(p, mask_first(needed));
+        b = _mm256_setzero_ps();
+    }
+    *even = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    *odd = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
+/* Input column offsets 2k of shuffled lane k (outputs {0,1,4,5,2,3,6,7}). */
+NNR_INLINE __m256i pair_offsets(void)
+{
+    return _mm256_setr_epi32(0, 2, 8, 10, 4, 6, 12, 14);
+}
+
+/* Shuffled lanes {0,1,4,5,2,3,6,7} back to outputs 0..7. */
+NNR_INLINE __m256 unshuffle_ps(__m256 v)
+{
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+NNR_INLINE __m256i unshuffle_epi32(__m256i v)
+{
+    return _mm256_permute4x64_epi64(v, _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+/* Stores the first n (1..8) lanes. */
+NNR_INLINE void store_first(float *dst, __m256 v, size_t n)
+{
+    if (n >= NNR_F32_PER_YMM)
+        _mm256_storeu_ps(dst, v);
+    else
+        _mm256_maskstore_ps(dst, mask_first(n), v);
+}
+
+NNR_INLINE void store_first_epi32(int32_t *dst, __m256i v, size_t n)
+{
+    if (n >= NNR_F32_PER_YMM)
+        _mm256_storeu_si256((__m256i *)dst, v);
+    else
+        _mm256_maskstore_epi32((int *)dst, mask_first(n), v);
+}
+
+/* 16 consecutive outputs from 8 even-position and 8 odd-position values in
+ * natural order (the inverse of load_pair for the backward's 2-wide windows):
+ * lo = e0 o0 e1 o1 ... e3 o3, hi = e4 o4 ... e7 o7. */
+NNR_INLINE void interleave(__m256 even, __m256 odd, __m256 *lo, __m256 *hi)
+{
+    const __m256 a = _mm256_unpacklo_ps(even, odd), b = _mm256_unpackhi_ps(even, odd);
+    *lo = _mm256_permute2f128_ps(a, b, 0x20);
+    *hi = _mm256_permute2f128_ps(a, b, 0x31);
+}
+
+/* Stores the first n (0..16) of the 16 floats lo, hi. */
+NNR_INLINE void store_pair(float *dst, __m256 lo, __m256 hi, size_t n)
+{
+    if (n >= NNR_POOL_PAIR_FLOATS) {
+        _mm256_storeu_ps(dst, lo);
+        _mm256_storeu_ps(dst + NNR_F32_PER_YMM, hi);
+    } else if (n > NNR_F32_PER_YMM) {
+        _mm256_storeu_ps(dst, lo);
+        _mm256_maskstore_ps(dst + NNR_F32_PER_YMM, mask_first(n - NNR_F32_PER_YMM), hi);
+    } else if (n > 0) {
+        store_first(dst, lo, n);
+    }
+}
+
+#endif /* NNR_POOL_AVX2_UTIL_H */
