@@ -35,17 +35,22 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 #include "pool_internal.h"
 #include "pool_avx2_util.h"
 
 /* Lanes of one __m256d. */
 #define NNR_F64_PER_YMM 4
 
-/* 1 if D is a power of two (then s * (1/D) == s / D exactly). */
+/* 1 if D is a power of two (then s * (1/D) == s / D exactly): a positive
+ * normal double with an all-zero mantissa. Read from the bits, as frexp()
+ * per output block cost more than the block's arithmetic. */
 static int is_pow2(double d)
 {
-    int e;
-    return d > 0 && frexp(d, &e) == 0.5;
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    const uint64_t exponent = bits >> 52, mantissa = bits & ((UINT64_C(1) << 52) - 1);
+    return exponent > 0 && exponent < 0x7ff && mantissa == 0;   /* sign 0, not subnormal/inf/NaN */
 }
 
 /* s / D in double lanes: multiply by the exact reciprocal or divide. */
