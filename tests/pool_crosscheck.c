@@ -140,6 +140,14 @@ static void build_cases(void)
                 const int k2[3] = {2, 2, 2}, s5[3] = {2 * d + 1, 2 * d + 1, 2 * d + 1};
                 add_case(lay, 2, 1, 17, sp, k2, s5, dd, NNR_POOL_VALID, zero, 1, 1, 0);
             }
+        /* 2x2 windows with stride 2 along width (the dedicated row kernels) under
+         * height dilation and height stride 1 */
+        {
+            const size_t sp[3] = {9, 35, 0};
+            const int k[3] = {2, 2, 2}, s[3] = {1, 2, 2}, dd[3] = {2, 1, 1}, pad[3] = {1, 1, 0};
+            add_case(lay, 2, 2, 3, sp, k, s, dd, NNR_POOL_VALID, zero, 0, 1, 0);
+            add_case(lay, 2, 2, 3, sp, k, s, one, NNR_POOL_EXPLICIT, pad, 1, 0, 0);
+        }
         /* 1D and 3D */
         for (int k = 1; k <= 3; k++)
             for (int s = 1; s <= 3; s++) {

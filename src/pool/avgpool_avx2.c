@@ -147,6 +147,32 @@ static void avg_block_cf(const pool_view *v, const float *xp, size_t od, size_t 
     store_first(yo, y, n);
 }
 
+/*
+ * The common 2x2 window, stride 2 along width, on one output row: input rows
+ * r0 and r1, one pair of loads per row and 8 outputs, deinterleaved into the
+ * windows' left and right columns and added in double in the naive order
+ * (r0 left, r0 right, r1 left, r1 right). Outputs ow0 .. ow_end-1, interior,
+ * all with divisor d.
+ */
+static void avg_row_2x2(const pool_axis *aw, const float *r0, const float *r1, size_t ow0, size_t ow_end, double d,
+                        float *yo)
+{
+    const int pow2 = is_pow2(d);
+    for (; ow0 < ow_end; ow0 += NNR_F32_PER_YMM) {
+        const size_t n = ow_end - ow0 < NNR_F32_PER_YMM ? ow_end - ow0 : NNR_F32_PER_YMM;
+        const size_t c = (size_t)pool_window_start(aw, ow0);   /* >= 0: interior */
+        __m256 e0, o0, e1, o1;
+        load_pair(r0 + c, 2 * n, &e0, &o0);
+        load_pair(r1 + c, 2 * n, &e1, &o1);
+        __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+        acc_add(e0, &lo, &hi);
+        acc_add(o0, &lo, &hi);
+        acc_add(e1, &lo, &hi);
+        acc_add(o1, &lo, &hi);
+        store_first(yo + ow0, unshuffle_ps(narrow(scale_pd(lo, d, pow2), scale_pd(hi, d, pow2))), n);
+    }
+}
+
 static void avg_fwd_plane(const pool_view *v, const float *xp, float *yp)
 {
     const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
@@ -164,6 +190,13 @@ static void avg_fwd_plane(const pool_view *v, const float *xp, float *yp)
             /* left border (everything when not vectorized) */
             for (size_t ow = 0; ow < v_lo; ow++)
                 yp[orow + ow] = avg_window(v, xp, 1, od, oh, ow);
+            if (vec && v_lo < v_hi && d1 - d0 == 1 && h1 - h0 == 2 && aw->window == 2 && aw->stride == 2) {
+                /* 2x2 windows, stride 2 along width: the dedicated row kernel */
+                const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)d0);
+                const size_t ih = (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)h0);
+                const float *r0 = xp + (id * ah->in + ih) * aw->in;
+                avg_row_2x2(aw, r0, r0 + aw->in, v_lo, v_hi, pool_divisor(v, od, oh, v_lo), yp + orow);
+            } else
             /* interior: 8 outputs per vector, the last block masked */
             for (size_t ow0 = v_lo; ow0 < v_hi; ow0 += NNR_F32_PER_YMM) {
                 const size_t n = v_hi - ow0 < NNR_F32_PER_YMM ? v_hi - ow0 : NNR_F32_PER_YMM;

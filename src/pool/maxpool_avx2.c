@@ -150,8 +150,46 @@ static void max_block_cf(const pool_view *v, const float *xp, size_t od, size_t 
         store_first_epi32(ao, a, n);
 }
 
-/* One (n, c) plane: x plane xp (in_plane floats) to y plane yp, argmax ap. */
-static void max_fwd_plane(const pool_view *v, const float *xp, float *yp, int32_t *ap)
+/*
+ * The common 2x2 window, stride 2 along width, on one output row: two input
+ * rows r0 (flat cell index i0) and r1 (index i1). Per 8 outputs: one pair of
+ * loads per row, deinterleaved into the even (left) and odd (right) column
+ * of each window, folded in the naive scan order r0 left, r0 right, r1
+ * left, r1 right. Outputs ow0 .. ow_end-1, all interior.
+ */
+static void max_row_2x2(const pool_axis *aw, const float *r0, const float *r1, int32_t i0, int32_t i1, size_t ow0,
+                        size_t ow_end, float *yo, int32_t *ao)
+{
+    const __m256i lanes = pair_offsets(), one = _mm256_set1_epi32(1);
+    for (; ow0 < ow_end; ow0 += NNR_F32_PER_YMM) {
+        const size_t n = ow_end - ow0 < NNR_F32_PER_YMM ? ow_end - ow0 : NNR_F32_PER_YMM;
+        const size_t c = (size_t)pool_window_start(aw, ow0);   /* >= 0: interior */
+        __m256 e0, o0, e1, o1;
+        load_pair(r0 + c, 2 * n, &e0, &o0);
+        load_pair(r1 + c, 2 * n, &e1, &o1);
+        const __m256i a0 = _mm256_add_epi32(_mm256_set1_epi32(i0 + (int32_t)c), lanes);
+        const __m256i a1 = _mm256_add_epi32(_mm256_set1_epi32(i1 + (int32_t)c), lanes);
+        /* start from r0's left column, then the naive rule for the other three */
+        __m256 m = e0;
+        __m256i a = a0;
+        __m256 take = max_take(m, o0);
+        m = _mm256_blendv_ps(m, o0, take);
+        a = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(_mm256_add_epi32(a0, one)), take));
+        take = max_take(m, e1);
+        m = _mm256_blendv_ps(m, e1, take);
+        a = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(a1), take));
+        take = max_take(m, o1);
+        m = _mm256_blendv_ps(m, o1, take);
+        a = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(_mm256_add_epi32(a1, one)), take));
+        store_first(yo + ow0, unshuffle_ps(m), n);
+        if (ao != NULL)
+            store_first_epi32(ao + ow0, unshuffle_epi32(a), n);
+    }
+}
+
+/* One (n, c) plane: x plane xp (in_plane floats) to y plane yp, argmax ap;
+ * x_end ends the whole input (the prefetch's limit). */
+static void max_fwd_plane(const pool_view *v, const float *xp, const float *x_end, float *yp, int32_t *ap)
 {
     const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
     const size_t OW = aw->out;
@@ -166,9 +204,22 @@ static void max_fwd_plane(const pool_view *v, const float *xp, float *yp, int32_
             pool_window_taps(ah, oh, &h0, &h1);
             const int vec = aw->stride <= 2 && d0 < d1 && h0 < h1;
             const size_t v_lo = vec ? lo : OW, v_hi = vec ? hi : OW;
+            if (vec) {
+                /* the rows the next output rows will read: one output row's advance, ahead */
+                const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)(d0 * ad->dilation));
+                const size_t ih = (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)(h0 * ah->dilation));
+                pool_prefetch_ahead(xp + (id * ah->in + ih) * aw->in, ah->stride * aw->in * sizeof(float), x_end);
+            }
             /* left border (and everything when not vectorized): one window at a time */
             for (size_t ow = 0; ow < v_lo; ow++)
                 max_window(v, xp, 1, od, oh, ow, &yp[orow + ow], ap ? &ap[orow + ow] : &scratch);
+            if (vec && d1 - d0 == 1 && h1 - h0 == 2 && aw->window == 2 && aw->stride == 2 && aw->dilation == 1) {
+                /* 2x2 windows, stride 2 along width: the dedicated row kernel */
+                const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)(d0 * ad->dilation));
+                const size_t ih = (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)(h0 * ah->dilation));
+                const size_t i0 = (id * ah->in + ih) * aw->in, i1 = i0 + ah->dilation * aw->in;
+                max_row_2x2(aw, xp + i0, xp + i1, (int32_t)i0, (int32_t)i1, v_lo, v_hi, yp + orow, ap ? ap + orow : NULL);
+            } else
             /* interior: 8 outputs per vector, the last block masked */
             for (size_t ow0 = v_lo; ow0 < v_hi; ow0 += NNR_F32_PER_YMM) {
                 const size_t n = v_hi - ow0 < NNR_F32_PER_YMM ? v_hi - ow0 : NNR_F32_PER_YMM;
@@ -237,7 +288,8 @@ nnr_status nnr_maxpool_fwd_avx2(const nnr_pool_params *p, const nnr_shape *in_sh
         return st;
     if (v.layout == NNR_CHANNELS_FIRST) {
         for (size_t pl = 0; pl < v.n * v.c; pl++)
-            max_fwd_plane(&v, x + pl * v.in_plane, y + pl * v.out_plane, argmax ? argmax + pl * v.out_plane : NULL);
+            max_fwd_plane(&v, x + pl * v.in_plane, x + v.in_count, y + pl * v.out_plane,
+                          argmax ? argmax + pl * v.out_plane : NULL);
         return st;
     }
     for (size_t n = 0; n < v.n; n++) {

@@ -75,6 +75,24 @@ NNR_INLINE __m256 max_take(__m256 m, __m256 v)
     return _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
 }
 
+/* How far ahead of the rows being pooled the input is prefetched. Measured
+ * on 32x64x56x56 (2x2/2): without it the kernels waited on DRAM latency. */
+#define NNR_POOL_PREFETCH_BYTES 1024
+#define NNR_CACHE_LINE 64
+
+/* Prefetches the `bytes` bytes at p + NNR_POOL_PREFETCH_BYTES, those before `end`. */
+static inline void pool_prefetch_ahead(const float *p, size_t bytes, const float *end)
+{
+    const char *from = (const char *)p, *stop = (const char *)end;
+    if ((size_t)(stop - from) <= NNR_POOL_PREFETCH_BYTES)
+        return;
+    from += NNR_POOL_PREFETCH_BYTES;
+    if ((size_t)(stop - from) < bytes)
+        bytes = (size_t)(stop - from);
+    for (size_t b = 0; b < bytes; b += NNR_CACHE_LINE)
+        _mm_prefetch(from + b, _MM_HINT_T0);
+}
+
 /* Writes n floats of zeros (unaligned, tail masked). */
 static inline void pool_zero(float *dst, size_t n)
 {
