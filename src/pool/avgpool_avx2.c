@@ -300,10 +300,11 @@ static void avg_bwd_row_cl(const pool_view *v, size_t od, size_t oh, const float
     const pool_axis *aw = &v->axis[2];
     const size_t C = v->c;
     const __m256 zero = _mm256_setzero_ps();
-    for (size_t w = 0; w < aw->in; w++) {
+    pool_cover_walk ww = pool_cover_begin(aw);
+    for (size_t w = 0; w < aw->in; w++, pool_cover_next(&ww)) {
         size_t ow;
         float *dst = dxr + w * C;
-        if (!pool_cover(aw, w, &ow)) {
+        if (!pool_cover_now(&ww, &ow)) {
             pool_zero(dst, C);
             continue;
         }
@@ -323,13 +324,15 @@ static void avg_bwd_disjoint(const pool_view *v, size_t C, const float *dy, floa
 {
     const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
     const size_t W = aw->in;
-    for (size_t id = 0; id < ad->in; id++) {
+    pool_cover_walk wd = pool_cover_begin(ad);
+    for (size_t id = 0; id < ad->in; id++, pool_cover_next(&wd)) {
         size_t od = 0;
-        const int cov_d = pool_cover(ad, id, &od);
-        for (size_t ih = 0; ih < ah->in; ih++) {
+        const int cov_d = pool_cover_now(&wd, &od);
+        pool_cover_walk wh = pool_cover_begin(ah);
+        for (size_t ih = 0; ih < ah->in; ih++, pool_cover_next(&wh)) {
             size_t oh = 0;
             float *dxr = dx + (id * ah->in + ih) * W * C;
-            if (!cov_d || !pool_cover(ah, ih, &oh)) {
+            if (!cov_d || !pool_cover_now(&wh, &oh)) {
                 pool_zero(dxr, W * C);   /* a row no window reaches */
                 continue;
             }

@@ -233,6 +233,41 @@ static void max_fwd_plane(const pool_view *v, const float *xp, const float *x_en
 
 /* ---- Forward, channels_last ---------------------------------------------- */
 
+/* A window of four in-bounds taps (cells[0..4) in scan order) of sample xs:
+ * 8 channels per vector, the first tap then the naive rule for the others. */
+static void max_cell_cl_2x2(const float *xs, size_t C, const size_t cells[4], float *yo, int32_t *ao)
+{
+    const float *p0 = xs + cells[0] * C, *p1 = xs + cells[1] * C, *p2 = xs + cells[2] * C, *p3 = xs + cells[3] * C;
+    const __m256i i0 = _mm256_set1_epi32((int32_t)cells[0]), i1 = _mm256_set1_epi32((int32_t)cells[1]);
+    const __m256i i2 = _mm256_set1_epi32((int32_t)cells[2]), i3 = _mm256_set1_epi32((int32_t)cells[3]);
+    for (size_t c0 = 0; c0 < C; c0 += NNR_F32_PER_YMM) {
+        const size_t n = C - c0 < NNR_F32_PER_YMM ? C - c0 : NNR_F32_PER_YMM;
+        __m256 v0, v1, v2, v3;
+        if (n == NNR_F32_PER_YMM) {
+            v0 = _mm256_loadu_ps(p0 + c0), v1 = _mm256_loadu_ps(p1 + c0);
+            v2 = _mm256_loadu_ps(p2 + c0), v3 = _mm256_loadu_ps(p3 + c0);
+        } else {
+            const __m256i mask_n = mask_first(n);
+            v0 = _mm256_maskload_ps(p0 + c0, mask_n), v1 = _mm256_maskload_ps(p1 + c0, mask_n);
+            v2 = _mm256_maskload_ps(p2 + c0, mask_n), v3 = _mm256_maskload_ps(p3 + c0, mask_n);
+        }
+        __m256 m = v0;
+        __m256i a = i0;
+        __m256 take = max_take(m, v1);
+        m = _mm256_blendv_ps(m, v1, take);
+        a = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(i1), take));
+        take = max_take(m, v2);
+        m = _mm256_blendv_ps(m, v2, take);
+        a = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(i2), take));
+        take = max_take(m, v3);
+        m = _mm256_blendv_ps(m, v3, take);
+        a = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(i3), take));
+        store_first(yo + c0, m, n);
+        if (ao != NULL)
+            store_first_epi32(ao + c0, a, n);
+    }
+}
+
 /* Output cell (od, oh, ow) of sample xs (in_plane cells of C channels): 8
  * channels per vector, the window's taps in scan order. */
 static void max_cell_cl(const pool_view *v, const float *xs, size_t od, size_t oh, size_t ow, float *yo,
@@ -254,6 +289,16 @@ static void max_cell_cl(const pool_view *v, const float *xs, size_t od, size_t o
         return;
     }
     const ptrdiff_t sd = pool_window_start(ad, od), sh = pool_window_start(ah, oh), sw = pool_window_start(aw, ow);
+    if (d1 - d0 == 1 && h1 - h0 == 2 && w1 - w0 == 2) {
+        /* a 2x2 window (all four taps inside): the taps' cells up front, straight-line folds */
+        const size_t id = (size_t)(sd + (ptrdiff_t)(d0 * ad->dilation));
+        const size_t c00 = (id * ah->in + (size_t)(sh + (ptrdiff_t)(h0 * ah->dilation))) * aw->in +
+                           (size_t)(sw + (ptrdiff_t)(w0 * aw->dilation));
+        const size_t cells[4] = {c00, c00 + aw->dilation, c00 + ah->dilation * aw->in,
+                                 c00 + ah->dilation * aw->in + aw->dilation};
+        max_cell_cl_2x2(xs, C, cells, yo, ao);
+        return;
+    }
     for (size_t c0 = 0; c0 < C; c0 += NNR_F32_PER_YMM) {
         const size_t n = C - c0 < NNR_F32_PER_YMM ? C - c0 : NNR_F32_PER_YMM;
         const __m256i mask_n = mask_first(n);
@@ -348,10 +393,11 @@ static void max_bwd_row_cl(const pool_axis *aw, size_t C, size_t row, const floa
                            float *dxr)
 {
     const __m256 zero = _mm256_setzero_ps();
-    for (size_t w = 0; w < aw->in; w++) {
+    pool_cover_walk ww = pool_cover_begin(aw);
+    for (size_t w = 0; w < aw->in; w++, pool_cover_next(&ww)) {
         size_t ow;
         float *dst = dxr + w * C;
-        if (!pool_cover(aw, w, &ow)) {
+        if (!pool_cover_now(&ww, &ow)) {
             pool_zero(dst, C);
             continue;
         }
@@ -376,14 +422,16 @@ static void max_bwd_disjoint(const pool_view *v, size_t C, const float *dy, cons
 {
     const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
     const size_t W = aw->in;
-    for (size_t id = 0; id < ad->in; id++) {
+    pool_cover_walk wd = pool_cover_begin(ad);
+    for (size_t id = 0; id < ad->in; id++, pool_cover_next(&wd)) {
         size_t od = 0;
-        const int cov_d = pool_cover(ad, id, &od);
-        for (size_t ih = 0; ih < ah->in; ih++) {
+        const int cov_d = pool_cover_now(&wd, &od);
+        pool_cover_walk wh = pool_cover_begin(ah);
+        for (size_t ih = 0; ih < ah->in; ih++, pool_cover_next(&wh)) {
             const size_t row = (id * ah->in + ih) * W;
             size_t oh = 0;
             float *dxr = dx + row * C;
-            if (!cov_d || !pool_cover(ah, ih, &oh)) {
+            if (!cov_d || !pool_cover_now(&wh, &oh)) {
                 pool_zero(dxr, W * C);   /* a row no window reaches */
                 continue;
             }

@@ -66,6 +66,38 @@ static inline int pool_cover(const pool_axis *a, size_t i, size_t *o)
     return 1;
 }
 
+/* pool_cover() for i = 0, 1, 2, ... without its divisions per cell: the
+ * window o = (i + pad) / s and the offset r = (i + pad) % s into it, stepped. */
+typedef struct pool_cover_walk {
+    const pool_axis *a;
+    size_t o, r;
+} pool_cover_walk;
+
+static inline pool_cover_walk pool_cover_begin(const pool_axis *a)
+{
+    pool_cover_walk w = {a, a->pad_before / a->stride, a->pad_before % a->stride};
+    return w;
+}
+
+/* 1 and *o if the current cell is a tap of window *o (pool_cover's answer). */
+static inline int pool_cover_now(const pool_cover_walk *w, size_t *o)
+{
+    const pool_axis *a = w->a;
+    const int tap = a->dilation == 1 ? w->r < a->window : w->r % a->dilation == 0 && w->r / a->dilation < a->window;
+    if (w->o >= a->out || !tap)
+        return 0;
+    *o = w->o;
+    return 1;
+}
+
+static inline void pool_cover_next(pool_cover_walk *w)
+{
+    if (++w->r == w->a->stride) {
+        w->r = 0;
+        w->o++;
+    }
+}
+
 /* The max rule of the naive kernel, lane by lane: take v when v > m or v is
  * NaN (so the first maximum in scan order wins ties, and the last NaN
  * wins). _mm256_max_ps is not this rule: it returns its second operand for
