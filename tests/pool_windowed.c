@@ -199,6 +199,75 @@ START_TEST(reference_ceil_drops_window_in_padding)
 }
 END_TEST
 
+/* PyTorch's pooling_output_shape_pad_lr, written out with signed
+ * arithmetic (div_rtn rounds toward -inf), against nnr_pool_output_shape
+ * over every legal 1D configuration of small sizes: n 1..12, k 1..5,
+ * s 1..4, d 1..3, 0 <= p <= k_eff/2, ceil_mode off and on. Where the
+ * formula gives less than 1, the call must be rejected as a shape error. */
+START_TEST(reference_torch_output_size_sweep)
+{
+    size_t checked = 0;
+    for (int ceil = 0; ceil <= 1; ceil++)
+        for (long n = 1; n <= 12; n++)
+            for (int k = 1; k <= 5; k++)
+                for (int st = 1; st <= 4; st++)
+                    for (int d = 1; d <= 3; d++) {
+                        const long k_eff = (long)(k - 1) * d + 1;
+                        for (int pad = 0; pad <= k_eff / 2; pad++) {
+                            nnr_pool_params p = nnr_pool_torch(1, k);
+                            p.stride[0] = st;
+                            p.dilation[0] = d;
+                            p.pad[0] = pad;
+                            p.ceil_mode = ceil;
+                            const long num = n + 2L * pad - k_eff + (ceil ? st - 1 : 0);
+                            long want = (num >= 0 ? num / st : -((-num + st - 1) / st)) + 1;
+                            if (ceil && (want - 1) * st >= n + pad)
+                                want -= 1;
+                            const nnr_shape in = {3, {1, 1, (size_t)n}};
+                            nnr_shape out;
+                            nnr_status r = nnr_pool_output_shape(&p, &in, &out);
+                            if (want < 1) {
+                                ck_assert_msg(r.code == NNR_ERR_SHAPE, "n=%ld k=%d s=%d d=%d p=%d ceil=%d: want "
+                                              "a shape error, got %s", n, k, st, d, pad, ceil, nnr_strerror(&r));
+                            } else {
+                                ck_assert_msg(r.code == NNR_OK, "n=%ld k=%d s=%d d=%d p=%d ceil=%d: %s", n, k, st,
+                                              d, pad, ceil, nnr_strerror(&r));
+                                ck_assert_msg((long)out.dims[2] == want, "n=%ld k=%d s=%d d=%d p=%d ceil=%d: %zu "
+                                              "outputs, PyTorch %ld", n, k, st, d, pad, ceil, out.dims[2], want);
+                            }
+                            checked++;
+                        }
+                    }
+    ck_assert_uint_gt(checked, 3000);
+}
+END_TEST
+
+/* ceil_mode admits a window longer than the (padded) input, as PyTorch:
+ * MaxPool1d(3, stride=2, ceil_mode=True) on [1, 2] gives one output, the
+ * whole input; AvgPool1d the same with count_include_pad divides by the
+ * window clipped at the edge, 2: [1.5]. */
+START_TEST(reference_ceil_window_longer_than_input)
+{
+    nnr_pool_params p = nnr_pool_torch(1, 3);
+    p.stride[0] = 2;
+    p.ceil_mode = 1;
+    p.layout = NNR_CHANNELS_LAST;
+    const float x[2] = {1.0f, 2.0f};
+    const double want[1] = {1.5};
+    expect_avg_1d(&p, x, 2, want, 1);
+    pool_impl impls[2];
+    const size_t n_impls = pool_impls(impls);
+    const nnr_shape in = {3, {1, 2, 1}};
+    for (size_t k = 0; k < n_impls; k++) {
+        float y = 0.0f;
+        int32_t am = -7;
+        assert_ok(impls[k].max_fwd(&p, &in, x, &y, &am), impls[k].name);
+        ck_assert_float_eq(y, 2.0f);
+        ck_assert_int_eq(am, 1);
+    }
+}
+END_TEST
+
 /* Document 000's shape examples (Keras MaxPooling2D on (4, 28, 28, 3)) and
  * their 1D and 3D analogues: default, strides 1, strides 1 with padding
  * 'same' (the document's third example), and 'same' at the default stride. */
@@ -304,6 +373,8 @@ void pool_windowed_add_reference(TCase *tc)
     tcase_add_test(tc, reference_torch_ceil_7x7);
     tcase_add_test(tc, reference_count_include_pad);
     tcase_add_test(tc, reference_ceil_drops_window_in_padding);
+    tcase_add_test(tc, reference_torch_output_size_sweep);
+    tcase_add_test(tc, reference_ceil_window_longer_than_input);
     tcase_add_test(tc, reference_doc000_shapes);
     tcase_add_test(tc, reference_max_backward_routing);
     tcase_add_test(tc, reference_avg_backward);
@@ -783,7 +854,7 @@ START_TEST(errors_params)
     p = nnr_pool_torch(2, 2);
     p.has_divisor_override = 1;
     p.divisor_override = 0;
-    expect_rejected(&p, &in2, NNR_ERR_PARAM, "divisor must be not zero", 1);
+    expect_rejected(&p, &in2, NNR_ERR_PARAM, "divisor must be not zero", 0);   /* max kernels too */
     p = nnr_pool_torch(2, 2);
     p.dilation[1] = 2;
     expect_rejected(&p, &in2, NNR_ERR_PARAM, "dilation[1] (width) is 2 but average pooling has no dilation", 1);

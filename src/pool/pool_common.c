@@ -187,12 +187,16 @@ static nnr_status axis_output(const nnr_pool_params *p, int i, pool_axis *a)
     }
 
     const size_t p_each = a->pad_before;
-    if (n > SIZE_MAX - 2 * p_each)
+    /* PyTorch's pooling_output_shape: out = floor((n + 2p - k_eff + (ceil ? s-1 : 0)) / s) + 1,
+     * the numerator possibly negative (ceil_mode admits a window longer than
+     * the padded input: MaxPool1d(3, 2, ceil_mode=True) on 2 values gives 1). */
+    const size_t extra = p->ceil_mode ? s - 1 : 0;
+    if (n > (SIZE_MAX - extra) / 2 - p_each)
         return nnr_error(NNR_ERR_OVERFLOW, "input %s %zu plus padding overflows size_t", name, n);
     const size_t padded = n + 2 * p_each;
-    if (padded < k_eff) {
-        /* out = floor((padded - k_eff)/s) + 1 <= 0: give it in the sentence. */
-        const long long out = 1 - (long long)((k_eff - padded + s - 1) / s);
+    if (padded + extra < k_eff) {
+        /* out = floor((padded + extra - k_eff)/s) + 1 <= 0: give it in the sentence. */
+        const long long out = 1 - (long long)((k_eff - padded - extra + s - 1) / s);
         if (p->padding == NNR_POOL_VALID)
             return nnr_error(NNR_ERR_SHAPE,
                              "window %zu with dilation %zu and stride %zu on an input of %s %zu gives an output "
@@ -203,13 +207,10 @@ static nnr_status axis_output(const nnr_pool_params *p, int i, pool_axis *a)
                          "output %s of %lld: Output size is too small (the padded %s %zu is shorter than the "
                          "effective window %zu)", k, d, s, p_each, name, n, name, out, name, padded, k_eff);
     }
-    const size_t span = padded - k_eff;
-    size_t out = span / s + 1;
-    if (p->ceil_mode && span % s != 0)
-        out += 1;
-    /* PyTorch's pooling_output_shape: with ceil_mode the last window must
-     * start inside the input or the left padding, (out-1)s < n + p, written
-     * as out-1 <= (n+p-1)/s so that nothing overflows. */
+    size_t out = (padded + extra - k_eff) / s + 1;
+    /* With ceil_mode the last window must start inside the input or the left
+     * padding, (out-1)s < n + p, written as out-1 <= (n+p-1)/s so that
+     * nothing overflows; out stays >= 1 since the first window starts at -p. */
     if (p->ceil_mode && out - 1 > (n + p_each - 1) / s)
         out -= 1;
     a->out = out;
@@ -234,7 +235,9 @@ nnr_status nnr_pool_view_make(const nnr_pool_params *p, pool_kind kind, const nn
         return nnr_error(NNR_ERR_PARAM,
                          "ceil_mode is on but padding is 'same', which fixes the output at ceil(n/stride): "
                          "ceil_mode applies to 'valid' and explicit padding only");
-    if (kind == POOL_KIND_AVG && p->has_divisor_override && p->divisor_override == 0)
+    /* Checked for max pooling too, which ignores the divisor, so that every
+     * kernel and nnr_pool_output_shape() accept the same parameters. */
+    if (p->has_divisor_override && p->divisor_override == 0)
         return nnr_error(NNR_ERR_PARAM, "divisor_override is 0 (has_divisor_override is on): divisor must be not zero");
 
     pool_view v;
@@ -284,10 +287,8 @@ nnr_status nnr_pool_output_shape(const nnr_pool_params *p, const nnr_shape *in_s
 {
     pool_view v;
     /* The parameters do not say max or average: check them as max pooling
-     * (which allows dilation) plus the one field only the average reads. */
+     * (which allows dilation). */
     NNR_TRY(nnr_pool_view_make(p, POOL_KIND_MAX, in_shape, &v));
-    if (p->has_divisor_override && p->divisor_override == 0)
-        return nnr_error(NNR_ERR_PARAM, "divisor_override is 0 (has_divisor_override is on): divisor must be not zero");
     if (out_shape == NULL)
         return nnr_error(NNR_ERR_NULL, "out_shape is NULL");
     const size_t out[3] = {v.axis[0].out, v.axis[1].out, v.axis[2].out};
