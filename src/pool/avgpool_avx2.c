@@ -173,7 +173,7 @@ static void avg_row_2x2(const pool_axis *aw, const float *r0, const float *r1, s
     }
 }
 
-static void avg_fwd_plane(const pool_view *v, const float *xp, float *yp)
+static void avg_fwd_plane(const pool_view *v, const float *xp, const float *x_end, float *yp)
 {
     const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
     const size_t OW = aw->out;
@@ -190,6 +190,12 @@ static void avg_fwd_plane(const pool_view *v, const float *xp, float *yp)
             /* left border (everything when not vectorized) */
             for (size_t ow = 0; ow < v_lo; ow++)
                 yp[orow + ow] = avg_window(v, xp, 1, od, oh, ow);
+            if (vec) {
+                /* the rows the next output rows will read: one output row's advance, ahead */
+                const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)d0);
+                const size_t ih = (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)h0);
+                pool_prefetch_ahead(xp + (id * ah->in + ih) * aw->in, ah->stride * aw->in * sizeof(float), x_end);
+            }
             if (vec && v_lo < v_hi && d1 - d0 == 1 && h1 - h0 == 2 && aw->window == 2 && aw->stride == 2) {
                 /* 2x2 windows, stride 2 along width: the dedicated row kernel */
                 const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)d0);
@@ -222,6 +228,30 @@ static void avg_cell_cl(const pool_view *v, const float *xs, size_t od, size_t o
     const ptrdiff_t sd = pool_window_start(ad, od), sh = pool_window_start(ah, oh), sw = pool_window_start(aw, ow);
     const double d = pool_divisor(v, od, oh, ow);
     const int pow2 = is_pow2(d);
+    if (d1 - d0 == 1 && h1 - h0 == 2 && w1 - w0 == 2) {
+        /* a 2x2 window (all four taps inside): four tap pointers, the sum in scan order */
+        const size_t c00 = ((size_t)(sd + (ptrdiff_t)d0) * ah->in + (size_t)(sh + (ptrdiff_t)h0)) * aw->in +
+                           (size_t)(sw + (ptrdiff_t)w0);
+        const float *p0 = xs + c00 * C, *p1 = p0 + C, *p2 = p0 + aw->in * C, *p3 = p2 + C;
+        for (size_t c0 = 0; c0 < C; c0 += NNR_F32_PER_YMM) {
+            const size_t n = C - c0 < NNR_F32_PER_YMM ? C - c0 : NNR_F32_PER_YMM;
+            const __m256i mask_n = mask_first(n);
+            __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+            if (n == NNR_F32_PER_YMM) {
+                acc_add(_mm256_loadu_ps(p0 + c0), &lo, &hi);
+                acc_add(_mm256_loadu_ps(p1 + c0), &lo, &hi);
+                acc_add(_mm256_loadu_ps(p2 + c0), &lo, &hi);
+                acc_add(_mm256_loadu_ps(p3 + c0), &lo, &hi);
+            } else {
+                acc_add(_mm256_maskload_ps(p0 + c0, mask_n), &lo, &hi);
+                acc_add(_mm256_maskload_ps(p1 + c0, mask_n), &lo, &hi);
+                acc_add(_mm256_maskload_ps(p2 + c0, mask_n), &lo, &hi);
+                acc_add(_mm256_maskload_ps(p3 + c0, mask_n), &lo, &hi);
+            }
+            store_first(yo + c0, narrow(scale_pd(lo, d, pow2), scale_pd(hi, d, pow2)), n);
+        }
+        return;
+    }
     for (size_t c0 = 0; c0 < C; c0 += NNR_F32_PER_YMM) {
         const size_t n = C - c0 < NNR_F32_PER_YMM ? C - c0 : NNR_F32_PER_YMM;
         const __m256i mask_n = mask_first(n);
@@ -248,7 +278,7 @@ nnr_status nnr_avgpool_fwd_avx2(const nnr_pool_params *p, const nnr_shape *in_sh
         return st;
     if (v.layout == NNR_CHANNELS_FIRST) {
         for (size_t pl = 0; pl < v.n * v.c; pl++)
-            avg_fwd_plane(&v, x + pl * v.in_plane, y + pl * v.out_plane);
+            avg_fwd_plane(&v, x + pl * v.in_plane, x + v.in_count, y + pl * v.out_plane);
         return st;
     }
     for (size_t n = 0; n < v.n; n++) {
