@@ -225,7 +225,7 @@ nnr_status nnr_avgpool_bwd_naive_f64(const nnr_pool_params *p, const nnr_shape *
 /** How global max pooling's backward treats tied maxima. */
 typedef enum nnr_pool_ties {
     NNR_POOL_TIES_FIRST = 0,  /**< All of dy to the first maximum in scan order (the windowed rule; the last NaN if the max is NaN). */
-    NNR_POOL_TIES_SPLIT = 1   /**< dy split equally among all cells equal to the max (reduce-max's gradient: Keras, TensorFlow, PyTorch amax); among the NaNs if the max is NaN. */
+    NNR_POOL_TIES_SPLIT = 1   /**< dy split equally among all cells equal to the max (reduce-max's gradient: Keras, TensorFlow, PyTorch amax). A NaN max equals no cell: then, as in those frameworks (0/0), dx is NaN on the whole plane. */
 } nnr_pool_ties;
 
 /** Parameters of a global pooling layer. */

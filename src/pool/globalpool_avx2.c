@@ -17,8 +17,9 @@
  *    (+0 or -0), both by a short scan.
  *  - average: four double accumulators, so the sum's order differs from the
  *    naive sequential sum; pool_crosscheck.c bounds the difference.
- * Backward max finds each plane's chosen cell (FIRST) or tie count (SPLIT)
- * with vector compares, then writes dx once.
+ * Backward max finds each plane's chosen cell (FIRST) or tie count (SPLIT,
+ * NaN on the plane when no cell equals the max) with vector compares, then
+ * writes dx once.
  */
 #include "config.h"
 
@@ -172,22 +173,29 @@ static void gmax_bwd_plane_cf(const float *xp, size_t plane, float y, float dy, 
             dxp[taken] = dy;
         return;
     }
-    /* split: count the t tied cells, then dy / t to each of them */
+    /* split: count the t cells equal to the max (none when it is NaN), then
+     * dy / t to each of them; t = 0 gives NaN on the whole plane (0/0, as the
+     * naive kernel and the frameworks) */
     size_t count = 0;
     for (size_t i = 0; i < n_vec; i++)
         count += (size_t)__builtin_popcount(
-            (unsigned)_mm256_movemask_ps(is_max_lane(_mm256_loadu_ps(xp + i * NNR_F32_PER_YMM), yv, y_nan)));
+            (unsigned)_mm256_movemask_ps(is_max_lane(_mm256_loadu_ps(xp + i * NNR_F32_PER_YMM), yv, 0)));
     if (n_tail)
         count += (size_t)__builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_and_ps(
             _mm256_castsi256_ps(mask_tail),
-            is_max_lane(_mm256_maskload_ps(xp + n_vec * NNR_F32_PER_YMM, mask_tail), yv, y_nan))));
-    const __m256 share = _mm256_set1_ps(count ? (float)((double)dy / (double)count) : 0.0f);
+            is_max_lane(_mm256_maskload_ps(xp + n_vec * NNR_F32_PER_YMM, mask_tail), yv, 0))));
+    if (count == 0) {
+        for (size_t s = 0; s < plane; s++)
+            dxp[s] = NAN;
+        return;
+    }
+    const __m256 share = _mm256_set1_ps((float)((double)dy / (double)count));
     for (size_t i = 0; i < n_vec; i++) {
-        const __m256 hit = is_max_lane(_mm256_loadu_ps(xp + i * NNR_F32_PER_YMM), yv, y_nan);
+        const __m256 hit = is_max_lane(_mm256_loadu_ps(xp + i * NNR_F32_PER_YMM), yv, 0);
         _mm256_storeu_ps(dxp + i * NNR_F32_PER_YMM, _mm256_and_ps(hit, share));
     }
     if (n_tail) {
-        const __m256 hit = is_max_lane(_mm256_maskload_ps(xp + n_vec * NNR_F32_PER_YMM, mask_tail), yv, y_nan);
+        const __m256 hit = is_max_lane(_mm256_maskload_ps(xp + n_vec * NNR_F32_PER_YMM, mask_tail), yv, 0);
         _mm256_maskstore_ps(dxp + n_vec * NNR_F32_PER_YMM, mask_tail, _mm256_and_ps(hit, share));
     }
 }
@@ -201,16 +209,17 @@ static void gmax_bwd_plane_strided(const float *xp, size_t plane, size_t C, floa
     size_t taken = plane, count = 0;
     for (size_t s = 0; s < plane; s++) {
         const int hit = xp[s * C] == y || (y_nan && isnan(xp[s * C]));
-        count += (size_t)hit;
+        count += (size_t)(xp[s * C] == y);   /* SPLIT's ties: NaN equals nothing */
         if (hit && (taken == plane || y_nan))
             taken = s;
     }
     for (size_t s = 0; s < plane; s++) {
-        const int hit = xp[s * C] == y || (y_nan && isnan(xp[s * C]));
         if (ties == NNR_POOL_TIES_FIRST)
             dxp[s * C] = s == taken ? dy : 0.0f;
+        else if (count == 0)
+            dxp[s * C] = NAN;
         else
-            dxp[s * C] = hit ? (float)((double)dy / (double)count) : 0.0f;
+            dxp[s * C] = xp[s * C] == y ? (float)((double)dy / (double)count) : 0.0f;
     }
 }
 
@@ -232,8 +241,11 @@ static void gmax_bwd_block_cl(const float *xs, size_t plane, size_t C, const flo
         const __m256 take = _mm256_and_ps(hit, _mm256_or_ps(y_nan, _mm256_castsi256_ps(_mm256_cmpeq_epi32(taken, none))));
         taken = _mm256_castps_si256(
             _mm256_blendv_ps(_mm256_castsi256_ps(taken), _mm256_castsi256_ps(_mm256_set1_epi32((int32_t)s)), take));
-        count = _mm256_sub_epi32(count, _mm256_castps_si256(hit));
+        /* SPLIT's ties: cells equal to the max (a NaN max equals none) */
+        count = _mm256_sub_epi32(count, _mm256_castps_si256(_mm256_cmp_ps(val, yv, _CMP_EQ_OQ)));
     }
+    /* SPLIT lanes with no equal cell get NaN on the whole plane (0/0) */
+    const __m256 no_tie = _mm256_castsi256_ps(_mm256_cmpeq_epi32(count, _mm256_setzero_si256()));
     /* SPLIT's share (float)((double)dy / t) per lane */
     const __m256d cnt_lo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(count));
     const __m256d cnt_hi = _mm256_cvtepi32_pd(_mm256_extracti128_si256(count, 1));
@@ -246,9 +258,8 @@ static void gmax_bwd_block_cl(const float *xs, size_t plane, size_t C, const flo
             out = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(taken, _mm256_set1_epi32((int32_t)s))), dyv);
         } else {
             const __m256 val = _mm256_maskload_ps(xs + s * C, mask_n);
-            const __m256 hit = _mm256_or_ps(_mm256_cmp_ps(val, yv, _CMP_EQ_OQ),
-                                            _mm256_and_ps(y_nan, _mm256_cmp_ps(val, val, _CMP_UNORD_Q)));
-            out = _mm256_and_ps(hit, share);
+            const __m256 hit = _mm256_cmp_ps(val, yv, _CMP_EQ_OQ);
+            out = _mm256_blendv_ps(_mm256_and_ps(hit, share), _mm256_set1_ps(NAN), no_tie);
         }
         _mm256_maskstore_ps(dxs + s * C, mask_n, out);
     }

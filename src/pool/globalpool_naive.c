@@ -18,8 +18,8 @@
 #include "core/real.h"
 #include "pool_internal.h"
 
-/* Whether cell value val is where the plane's max y came from: equal to it,
- * or both NaN (a NaN max came from the plane's NaNs). */
+/* Whether cell value val is where the plane's max y came from for the FIRST
+ * rule: equal to it, or both NaN (a NaN max came from the plane's NaNs). */
 static int is_max_cell(nnr_real val, nnr_real y)
 {
     return val == y || (isnan(val) && isnan(y));
@@ -89,13 +89,18 @@ nnr_status NNR_NAIVE(nnr_global_maxpool_bwd)(const nnr_global_pool_params *p, co
                 if (taken < v.plane)
                     dx_plane[taken * step] = dy_nc;
             } else {
-                /* step 2 (split): dy / t to each of the t cells equal to the
-                 * max (among the NaNs when it is NaN), reduce-max's gradient */
+                /* step 2 (split): reduce-max's gradient, (x == y)/t * dy with t
+                 * the number of cells equal to the max: dy / t to each of them.
+                 * A NaN max equals no cell, t = 0, and 0/0 makes the whole
+                 * plane NaN, as TensorFlow's _MinOrMaxGrad and PyTorch's amax
+                 * backward give. */
                 size_t ties = 0;
                 for (size_t s = 0; s < v.plane; s++)
-                    ties += (size_t)is_max_cell(x_plane[s * step], y_nc);
+                    ties += (size_t)(x_plane[s * step] == y_nc);
                 for (size_t s = 0; s < v.plane; s++)
-                    if (is_max_cell(x_plane[s * step], y_nc))
+                    if (ties == 0)
+                        dx_plane[s * step] = (nnr_real)NAN;
+                    else if (x_plane[s * step] == y_nc)
                         dx_plane[s * step] = (nnr_real)((double)dy_nc / (double)ties);
             }
         }
