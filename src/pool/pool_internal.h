@@ -70,8 +70,10 @@ static inline void pool_window_taps(const pool_axis *a, size_t o, size_t *j_begi
 {
     const ptrdiff_t start = pool_window_start(a, o);
     const ptrdiff_t d = (ptrdiff_t)a->dilation, n = (ptrdiff_t)a->in;
-    ptrdiff_t lo = start < 0 ? (-start + d - 1) / d : 0;                 /* first j with start + j*d >= 0 */
-    ptrdiff_t hi = start >= n ? 0 : (n - 1 - start) / d + 1;             /* first j with start + j*d >= n */
+    /* (dilation 1, the common case, without the divisions: kernels call
+     * this once per output row, where two divisions cost more than the row) */
+    ptrdiff_t lo = start >= 0 ? 0 : d == 1 ? -start : (-start + d - 1) / d;            /* first j with start + j*d >= 0 */
+    ptrdiff_t hi = start >= n ? 0 : d == 1 ? n - start : (n - 1 - start) / d + 1;      /* first j with start + j*d >= n */
     if (hi > (ptrdiff_t)a->window)
         hi = (ptrdiff_t)a->window;
     if (lo > hi)
