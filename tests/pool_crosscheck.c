@@ -206,7 +206,7 @@ static double overlap_bound(const nnr_pool_params *p)
 {
     double r = 1;
     for (int a = 0; a < p->dims; a++) {
-        const int s = p->stride[a] ? p->stride[a] : p->window[a];
+        const int s = p->stride[a] > 0 ? p->stride[a] : p->window[a];
         const int span = (p->window[a] - 1) * p->dilation[a] + 1;
         r *= (span + s - 1) / s;
     }

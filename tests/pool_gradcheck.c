@@ -108,7 +108,8 @@ START_TEST(gradcheck_windowed)
     nnr_pool_params p = c->torch ? nnr_pool_torch(c->dims, 2) : nnr_pool_keras(c->dims, 2);
     for (int i = 0; i < c->dims; i++) {
         p.window[i] = c->window[i];
-        p.stride[i] = c->stride[i];
+        if (c->stride[i] != 0)
+            p.stride[i] = c->stride[i];
         p.pad[i] = c->pad[i];
         if (c->dilation[i] != 0)
             p.dilation[i] = c->dilation[i];

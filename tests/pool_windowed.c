@@ -820,8 +820,11 @@ START_TEST(errors_params)
     p.window[1] = 0;
     expect_rejected(&p, &in2, NNR_ERR_PARAM, "window[1] (width) should be greater than zero", 0);
     p = nnr_pool_torch(2, 2);
-    p.stride[0] = -1;
-    expect_rejected(&p, &in2, NNR_ERR_PARAM, "stride[0] (height)", 0);
+    p.stride[0] = 0;   /* rejected as by Keras and PyTorch; strides=None is NNR_POOL_STRIDE_WINDOW */
+    expect_rejected(&p, &in2, NNR_ERR_PARAM, "stride[0] (height) should be greater than zero", 0);
+    p = nnr_pool_torch(2, 2);
+    p.stride[1] = -2;
+    expect_rejected(&p, &in2, NNR_ERR_PARAM, "stride[1] (width) should be greater than zero", 0);
     p = nnr_pool_torch(2, 2);
     p.dilation[0] = 0;
     expect_rejected(&p, &in2, NNR_ERR_PARAM, "dilation[0] (height) should be greater than zero", 0);

@@ -68,6 +68,10 @@ extern "C" {
 /** Most spatial axes a pooling layer has (3D pooling). */
 #define NNR_POOL_MAX_DIMS 3
 
+/** Stride meaning "equal to the window along this axis": Keras strides=None
+ *  and PyTorch stride=None, the presets' value. */
+#define NNR_POOL_STRIDE_WINDOW (-1)
+
 /** How the windows meet the borders. */
 typedef enum nnr_pool_padding {
     NNR_POOL_VALID = 0,    /**< Keras/TF "valid": no padding; windows lie inside the input. */
@@ -82,7 +86,7 @@ typedef struct nnr_pool_params {
     int dims;                           /**< Spatial axes: 1, 2 or 3; the input has rank dims + 2. */
     nnr_layout layout;                  /**< ::NNR_CHANNELS_LAST (Keras) or ::NNR_CHANNELS_FIRST (PyTorch). */
     int window[NNR_POOL_MAX_DIMS];      /**< Window k ≥ 1 per axis (Keras pool_size, PyTorch kernel_size). */
-    int stride[NNR_POOL_MAX_DIMS];      /**< Stride s ≥ 1 per axis, or 0 for "equal to the window" (Keras strides=None, PyTorch's default). */
+    int stride[NNR_POOL_MAX_DIMS];      /**< Stride s ≥ 1 per axis, or ::NNR_POOL_STRIDE_WINDOW for "equal to the window" (the presets' value: Keras strides=None, PyTorch stride=None). 0 is rejected, as both frameworks reject it. */
     int dilation[NNR_POOL_MAX_DIMS];    /**< Dilation d ≥ 1 per axis (PyTorch MaxPool); must be 1 for average pooling. */
     nnr_pool_padding padding;           /**< Border rule. */
     int pad[NNR_POOL_MAX_DIMS];         /**< ::NNR_POOL_EXPLICIT only: cells each side, 0 ≤ p ≤ k_eff/2 (PyTorch's limit); must be 0 with the other paddings (a rejected ::NNR_ERR_PARAM, not silently ignored). */
@@ -117,7 +121,8 @@ nnr_pool_params nnr_pool_torch(int dims, int kernel_size);
  * @param[out] out_shape  output shape (same rank and layout); written only on success.
  * @return ::NNR_OK, or a status naming the faulty argument and giving the sizes:
  *         ::NNR_ERR_PARAM for dims outside 1..3, an unknown layout or
- *         padding, a window or dilation < 1, a stride < 0, a pad < 0 or
+ *         padding, a window or dilation < 1, a stride < 1 (other than
+ *         ::NNR_POOL_STRIDE_WINDOW), a pad < 0 or
  *         beyond half the effective window, a non-zero pad without
  *         ::NNR_POOL_EXPLICIT, ceil_mode with ::NNR_POOL_SAME, or a zero
  *         divisor_override (the average kernels also reject a dilation

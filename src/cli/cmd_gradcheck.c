@@ -306,7 +306,8 @@ static void check_pooling(gc_tally *tally, int max, int avg)
         const pool_case *pc = &pool_cases[c];
         nnr_pool_params p = pc->torch ? nnr_pool_torch(pc->dims, pc->window) : nnr_pool_keras(pc->dims, pc->window);
         for (int i = 0; i < pc->dims; i++) {
-            p.stride[i] = pc->stride;
+            if (pc->stride != 0)   /* 0 in the table: the preset's strides=None */
+                p.stride[i] = pc->stride;
             p.pad[i] = pc->pad;
             if (pc->dilation != 0)
                 p.dilation[i] = pc->dilation;

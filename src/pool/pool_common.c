@@ -22,7 +22,7 @@ nnr_pool_params nnr_pool_keras(int dims, int pool_size)
     p.layout = NNR_CHANNELS_LAST;
     for (int i = 0; i < NNR_POOL_MAX_DIMS; i++) {
         p.window[i] = pool_size;
-        p.stride[i] = 0;
+        p.stride[i] = NNR_POOL_STRIDE_WINDOW;
         p.dilation[i] = 1;
         p.pad[i] = 0;
     }
@@ -127,10 +127,10 @@ static nnr_status axis_params(const nnr_pool_params *p, pool_kind kind, int i, p
         return nnr_error(NNR_ERR_PARAM,
                          "window[%d] (%s) should be greater than zero (Keras pool_size, PyTorch kernel_size), but got %d",
                          i, name, p->window[i]);
-    if (p->stride[i] < 0)
+    if (p->stride[i] < 1 && p->stride[i] != NNR_POOL_STRIDE_WINDOW)
         return nnr_error(NNR_ERR_PARAM,
-                         "stride[%d] (%s) should be greater than zero, or 0 for 'equal to the window', but got %d",
-                         i, name, p->stride[i]);
+                         "stride[%d] (%s) should be greater than zero (or NNR_POOL_STRIDE_WINDOW for 'equal to the "
+                         "window', Keras strides=None), but got %d", i, name, p->stride[i]);
     if (p->dilation[i] < 1)
         return nnr_error(NNR_ERR_PARAM, "dilation[%d] (%s) should be greater than zero, but got %d",
                          i, name, p->dilation[i]);
@@ -140,7 +140,7 @@ static nnr_status axis_params(const nnr_pool_params *p, pool_kind kind, int i, p
                          "PyTorch's AvgPool): use 1", i, name, p->dilation[i]);
 
     a->window = (size_t)p->window[i];
-    a->stride = p->stride[i] == 0 ? a->window : (size_t)p->stride[i];
+    a->stride = p->stride[i] == NNR_POOL_STRIDE_WINDOW ? a->window : (size_t)p->stride[i];
     a->dilation = (size_t)p->dilation[i];
 
     if (p->padding == NNR_POOL_EXPLICIT) {

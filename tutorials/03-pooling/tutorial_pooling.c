@@ -226,7 +226,8 @@ static void part_document_000(checks *ck)
         } else {
             nnr_pool_params p = nnr_pool_keras(ex->dims, DOC_POOL);
             for (int a = 0; a < ex->dims; a++)
-                p.stride[a] = ex->strides;   /* 0 is strides=None */
+                if (ex->strides != 0)    /* 0 in the table is strides=None: the preset's */
+                    p.stride[a] = ex->strides;
             p.padding = ex->padding;
             must(nnr_pool_output_shape(&p, &in_shape, &out_shape), "nnr_pool_output_shape");
             for (int a = 0; a < ex->dims; a++)
