@@ -85,20 +85,13 @@ NNR_INLINE __m256 share8(__m256 dy, double d, int pow2)
  * naive kernel's sum and division, verbatim. */
 static float avg_window(const pool_view *v, const float *xp, size_t step, size_t od, size_t oh, size_t ow)
 {
-    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
-    size_t d0, d1, h0, h1, w0, w1;
-    pool_window_taps(ad, od, &d0, &d1);
-    pool_window_taps(ah, oh, &h0, &h1);
-    pool_window_taps(aw, ow, &w0, &w1);
+    pool_window w;
+    pool_window_of(v, od, oh, ow, &w);
     double sum = 0.0;
-    for (size_t jd = d0; jd < d1; jd++)
-        for (size_t jh = h0; jh < h1; jh++)
-            for (size_t jw = w0; jw < w1; jw++) {
-                const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)jd);
-                const size_t ih = (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)jh);
-                const size_t iw = (size_t)(pool_window_start(aw, ow) + (ptrdiff_t)jw);
-                sum += xp[((id * ah->in + ih) * aw->in + iw) * step];
-            }
+    for (size_t jd = w.j0[0]; jd < w.j1[0]; jd++)
+        for (size_t jh = w.j0[1]; jh < w.j1[1]; jh++)
+            for (size_t jw = w.j0[2]; jw < w.j1[2]; jw++)
+                sum += xp[pool_window_cell(v, &w, jd, jh, jw) * step];
     return (float)(sum / pool_divisor(v, od, oh, ow));
 }
 
@@ -219,20 +212,16 @@ static void avg_fwd_plane(const pool_view *v, const float *xp, const float *x_en
 /* Output cell (od, oh, ow) of sample xs: 8 channels per vector, double lanes. */
 static void avg_cell_cl(const pool_view *v, const float *xs, size_t od, size_t oh, size_t ow, float *yo)
 {
-    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
     const size_t C = v->c;
-    size_t d0, d1, h0, h1, w0, w1;
-    pool_window_taps(ad, od, &d0, &d1);
-    pool_window_taps(ah, oh, &h0, &h1);
-    pool_window_taps(aw, ow, &w0, &w1);
-    const ptrdiff_t sd = pool_window_start(ad, od), sh = pool_window_start(ah, oh), sw = pool_window_start(aw, ow);
+    pool_window w;
+    pool_window_of(v, od, oh, ow, &w);
     const double d = pool_divisor(v, od, oh, ow);
     const int pow2 = is_pow2(d);
-    if (d1 - d0 == 1 && h1 - h0 == 2 && w1 - w0 == 2) {
+    if (!pool_window_empty(&w) && pool_window_count(&w, 0) == 1 && pool_window_count(&w, 1) == 2 &&
+        pool_window_count(&w, 2) == 2) {
         /* a 2x2 window (all four taps inside): four tap pointers, the sum in scan order */
-        const size_t c00 = ((size_t)(sd + (ptrdiff_t)d0) * ah->in + (size_t)(sh + (ptrdiff_t)h0)) * aw->in +
-                           (size_t)(sw + (ptrdiff_t)w0);
-        const float *p0 = xs + c00 * C, *p1 = p0 + C, *p2 = p0 + aw->in * C, *p3 = p2 + C;
+        const float *p0 = xs + pool_window_cell(v, &w, w.j0[0], w.j0[1], w.j0[2]) * C;
+        const float *p1 = p0 + C, *p2 = p0 + v->axis[2].in * C, *p3 = p2 + C;
         for (size_t c0 = 0; c0 < C; c0 += NNR_F32_PER_YMM) {
             const size_t n = C - c0 < NNR_F32_PER_YMM ? C - c0 : NNR_F32_PER_YMM;
             const __m256i mask_n = mask_first(n);
@@ -257,14 +246,12 @@ static void avg_cell_cl(const pool_view *v, const float *xs, size_t od, size_t o
         const __m256i mask_n = mask_first(n);
         __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
         /* sum over the window's in-bounds cells, scan order */
-        for (size_t jd = d0; jd < d1; jd++)
-            for (size_t jh = h0; jh < h1; jh++) {
-                const size_t row = ((size_t)(sd + (ptrdiff_t)jd) * ah->in + (size_t)(sh + (ptrdiff_t)jh)) * aw->in;
-                for (size_t jw = w0; jw < w1; jw++) {
-                    const float *src = xs + (row + (size_t)(sw + (ptrdiff_t)jw)) * C + c0;
+        for (size_t jd = w.j0[0]; jd < w.j1[0]; jd++)
+            for (size_t jh = w.j0[1]; jh < w.j1[1]; jh++)
+                for (size_t jw = w.j0[2]; jw < w.j1[2]; jw++) {
+                    const float *src = xs + pool_window_cell(v, &w, jd, jh, jw) * C + c0;
                     acc_add(n == NNR_F32_PER_YMM ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, mask_n), &lo, &hi);
                 }
-            }
         /* y = sum / D(o) */
         store_first(yo + c0, narrow(scale_pd(lo, d, pow2), scale_pd(hi, d, pow2)), n);
     }
@@ -380,24 +367,18 @@ static void avg_bwd_disjoint(const pool_view *v, size_t C, const float *dy, floa
 /* channels_first plane: dx = 0, then the naive accumulation, in cache. */
 static void avg_bwd_overlap_cf(const pool_view *v, const float *dyp, float *dxp)
 {
-    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
     pool_zero(dxp, v->in_plane);
     size_t o = 0;
-    for (size_t od = 0; od < ad->out; od++)
-        for (size_t oh = 0; oh < ah->out; oh++)
-            for (size_t ow = 0; ow < aw->out; ow++, o++) {
-                size_t d0, d1, h0, h1, w0, w1;
-                pool_window_taps(ad, od, &d0, &d1);
-                pool_window_taps(ah, oh, &h0, &h1);
-                pool_window_taps(aw, ow, &w0, &w1);
+    for (size_t od = 0; od < v->axis[0].out; od++)
+        for (size_t oh = 0; oh < v->axis[1].out; oh++)
+            for (size_t ow = 0; ow < v->axis[2].out; ow++, o++) {
+                pool_window w;
+                pool_window_of(v, od, oh, ow, &w);
                 const float share = (float)(dyp[o] / pool_divisor(v, od, oh, ow));
-                for (size_t jd = d0; jd < d1; jd++)
-                    for (size_t jh = h0; jh < h1; jh++) {
-                        float *row = dxp + ((size_t)(pool_window_start(ad, od) + (ptrdiff_t)jd) * ah->in +
-                                            (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)jh)) * aw->in;
-                        for (size_t jw = w0; jw < w1; jw++)
-                            row[(size_t)(pool_window_start(aw, ow) + (ptrdiff_t)jw)] += share;
-                    }
+                for (size_t jd = w.j0[0]; jd < w.j1[0]; jd++)
+                    for (size_t jh = w.j0[1]; jh < w.j1[1]; jh++)
+                        for (size_t jw = w.j0[2]; jw < w.j1[2]; jw++)
+                            dxp[pool_window_cell(v, &w, jd, jh, jw)] += share;
             }
 }
 
@@ -405,32 +386,26 @@ static void avg_bwd_overlap_cf(const pool_view *v, const float *dyp, float *dxp)
  * added to its taps, outputs in order. */
 static void avg_bwd_overlap_cl(const pool_view *v, const float *dys, float *dxs)
 {
-    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
     const size_t C = v->c;
     pool_zero(dxs, v->in_plane * C);
     size_t o = 0;
-    for (size_t od = 0; od < ad->out; od++)
-        for (size_t oh = 0; oh < ah->out; oh++)
-            for (size_t ow = 0; ow < aw->out; ow++, o++) {
-                size_t d0, d1, h0, h1, w0, w1;
-                pool_window_taps(ad, od, &d0, &d1);
-                pool_window_taps(ah, oh, &h0, &h1);
-                pool_window_taps(aw, ow, &w0, &w1);
+    for (size_t od = 0; od < v->axis[0].out; od++)
+        for (size_t oh = 0; oh < v->axis[1].out; oh++)
+            for (size_t ow = 0; ow < v->axis[2].out; ow++, o++) {
+                pool_window w;
+                pool_window_of(v, od, oh, ow, &w);
                 const double d = pool_divisor(v, od, oh, ow);
                 const int pow2 = is_pow2(d);
                 for (size_t c0 = 0; c0 < C; c0 += NNR_F32_PER_YMM) {
                     const size_t n = C - c0 < NNR_F32_PER_YMM ? C - c0 : NNR_F32_PER_YMM;
                     const __m256i mask_n = mask_first(n);
                     const __m256 s = share8(_mm256_maskload_ps(dys + o * C + c0, mask_n), d, pow2);
-                    for (size_t jd = d0; jd < d1; jd++)
-                        for (size_t jh = h0; jh < h1; jh++) {
-                            const size_t row = ((size_t)(pool_window_start(ad, od) + (ptrdiff_t)jd) * ah->in +
-                                                (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)jh)) * aw->in;
-                            for (size_t jw = w0; jw < w1; jw++) {
-                                float *dst = dxs + (row + (size_t)(pool_window_start(aw, ow) + (ptrdiff_t)jw)) * C + c0;
+                    for (size_t jd = w.j0[0]; jd < w.j1[0]; jd++)
+                        for (size_t jh = w.j0[1]; jh < w.j1[1]; jh++)
+                            for (size_t jw = w.j0[2]; jw < w.j1[2]; jw++) {
+                                float *dst = dxs + pool_window_cell(v, &w, jd, jh, jw) * C + c0;
                                 store_first(dst, _mm256_add_ps(_mm256_maskload_ps(dst, mask_n), s), n);
                             }
-                        }
                 }
             }
 }

@@ -48,30 +48,20 @@
 static void max_window(const pool_view *v, const float *xp, size_t step, size_t od, size_t oh, size_t ow,
                        float *y_out, int32_t *arg_out)
 {
-    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
-    size_t d0, d1, h0, h1, w0, w1;
-    pool_window_taps(ad, od, &d0, &d1);
-    pool_window_taps(ah, oh, &h0, &h1);
-    pool_window_taps(aw, ow, &w0, &w1);
+    pool_window w;
+    pool_window_of(v, od, oh, ow, &w);
     float m = -INFINITY;
     int32_t at = -1;
-    int first = 1;
-    for (size_t jd = d0; jd < d1; jd++) {
-        const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)(jd * ad->dilation));
-        for (size_t jh = h0; jh < h1; jh++) {
-            const size_t ih = (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)(jh * ah->dilation));
-            for (size_t jw = w0; jw < w1; jw++) {
-                const size_t iw = (size_t)(pool_window_start(aw, ow) + (ptrdiff_t)(jw * aw->dilation));
-                const size_t cell = (id * ah->in + ih) * aw->in + iw;
+    for (size_t jd = w.j0[0]; jd < w.j1[0]; jd++)
+        for (size_t jh = w.j0[1]; jh < w.j1[1]; jh++)
+            for (size_t jw = w.j0[2]; jw < w.j1[2]; jw++) {
+                const size_t cell = pool_window_cell(v, &w, jd, jh, jw);
                 const float val = xp[cell * step];
-                if (first || val > m || isnan(val)) {
+                if (at < 0 || val > m || isnan(val)) {
                     m = val;
                     at = (int32_t)cell;
-                    first = 0;
                 }
             }
-        }
-    }
     *y_out = m;
     *arg_out = at;
 }
@@ -273,13 +263,10 @@ static void max_cell_cl_2x2(const float *xs, size_t C, const size_t cells[4], fl
 static void max_cell_cl(const pool_view *v, const float *xs, size_t od, size_t oh, size_t ow, float *yo,
                         int32_t *ao)
 {
-    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
     const size_t C = v->c;
-    size_t d0, d1, h0, h1, w0, w1;
-    pool_window_taps(ad, od, &d0, &d1);
-    pool_window_taps(ah, oh, &h0, &h1);
-    pool_window_taps(aw, ow, &w0, &w1);
-    if (d0 == d1 || h0 == h1 || w0 == w1) {
+    pool_window w;
+    pool_window_of(v, od, oh, ow, &w);
+    if (pool_window_empty(&w)) {
         /* no input cell in the window: the naive kernel's -inf and -1 */
         for (size_t c = 0; c < C; c++) {
             yo[c] = -INFINITY;
@@ -288,14 +275,11 @@ static void max_cell_cl(const pool_view *v, const float *xs, size_t od, size_t o
         }
         return;
     }
-    const ptrdiff_t sd = pool_window_start(ad, od), sh = pool_window_start(ah, oh), sw = pool_window_start(aw, ow);
-    if (d1 - d0 == 1 && h1 - h0 == 2 && w1 - w0 == 2) {
+    if (pool_window_count(&w, 0) == 1 && pool_window_count(&w, 1) == 2 && pool_window_count(&w, 2) == 2) {
         /* a 2x2 window (all four taps inside): the taps' cells up front, straight-line folds */
-        const size_t id = (size_t)(sd + (ptrdiff_t)(d0 * ad->dilation));
-        const size_t c00 = (id * ah->in + (size_t)(sh + (ptrdiff_t)(h0 * ah->dilation))) * aw->in +
-                           (size_t)(sw + (ptrdiff_t)(w0 * aw->dilation));
-        const size_t cells[4] = {c00, c00 + aw->dilation, c00 + ah->dilation * aw->in,
-                                 c00 + ah->dilation * aw->in + aw->dilation};
+        const size_t d = w.j0[0], h = w.j0[1], x = w.j0[2];
+        const size_t cells[4] = {pool_window_cell(v, &w, d, h, x), pool_window_cell(v, &w, d, h, x + 1),
+                                 pool_window_cell(v, &w, d, h + 1, x), pool_window_cell(v, &w, d, h + 1, x + 1)};
         max_cell_cl_2x2(xs, C, cells, yo, ao);
         return;
     }
@@ -305,19 +289,14 @@ static void max_cell_cl(const pool_view *v, const float *xs, size_t od, size_t o
         __m256 m = _mm256_setzero_ps();
         __m256i a = _mm256_setzero_si256();
         int first = 1;
-        for (size_t jd = d0; jd < d1; jd++) {
-            const size_t id = (size_t)(sd + (ptrdiff_t)(jd * ad->dilation));
-            for (size_t jh = h0; jh < h1; jh++) {
-                const size_t ih = (size_t)(sh + (ptrdiff_t)(jh * ah->dilation));
-                const size_t row = (id * ah->in + ih) * aw->in;
-                for (size_t jw = w0; jw < w1; jw++) {
-                    const size_t cell = row + (size_t)(sw + (ptrdiff_t)(jw * aw->dilation));
+        for (size_t jd = w.j0[0]; jd < w.j1[0]; jd++)
+            for (size_t jh = w.j0[1]; jh < w.j1[1]; jh++)
+                for (size_t jw = w.j0[2]; jw < w.j1[2]; jw++) {
+                    const size_t cell = pool_window_cell(v, &w, jd, jh, jw);
                     const float *src = xs + cell * C + c0;
                     const __m256 val = n == NNR_F32_PER_YMM ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, mask_n);
                     fold_tap(val, _mm256_set1_epi32((int32_t)cell), &m, &a, &first);
                 }
-            }
-        }
         store_first(yo + c0, m, n);
         if (ao != NULL)
             store_first_epi32(ao + c0, a, n);
@@ -449,24 +428,18 @@ static void max_bwd_disjoint(const pool_view *v, size_t C, const float *dy, cons
  * the tap (the other lanes add +0, which changes nothing). */
 static void max_bwd_overlap_cl(const pool_view *v, const float *dys, const int32_t *as, float *dxs)
 {
-    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
     const size_t C = v->c;
     pool_zero(dxs, v->in_plane * C);
     size_t o = 0;
-    for (size_t od = 0; od < ad->out; od++)
-        for (size_t oh = 0; oh < ah->out; oh++)
-            for (size_t ow = 0; ow < aw->out; ow++, o++) {
-                size_t d0, d1, h0, h1, w0, w1;
-                pool_window_taps(ad, od, &d0, &d1);
-                pool_window_taps(ah, oh, &h0, &h1);
-                pool_window_taps(aw, ow, &w0, &w1);
-                for (size_t jd = d0; jd < d1; jd++) {
-                    const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)(jd * ad->dilation));
-                    for (size_t jh = h0; jh < h1; jh++) {
-                        const size_t ih = (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)(jh * ah->dilation));
-                        for (size_t jw = w0; jw < w1; jw++) {
-                            const size_t iw = (size_t)(pool_window_start(aw, ow) + (ptrdiff_t)(jw * aw->dilation));
-                            const size_t cell = (id * ah->in + ih) * aw->in + iw;
+    for (size_t od = 0; od < v->axis[0].out; od++)
+        for (size_t oh = 0; oh < v->axis[1].out; oh++)
+            for (size_t ow = 0; ow < v->axis[2].out; ow++, o++) {
+                pool_window w;
+                pool_window_of(v, od, oh, ow, &w);
+                for (size_t jd = w.j0[0]; jd < w.j1[0]; jd++)
+                    for (size_t jh = w.j0[1]; jh < w.j1[1]; jh++)
+                        for (size_t jw = w.j0[2]; jw < w.j1[2]; jw++) {
+                            const size_t cell = pool_window_cell(v, &w, jd, jh, jw);
                             const __m256i cv = _mm256_set1_epi32((int32_t)cell);
                             for (size_t c0 = 0; c0 < C; c0 += NNR_F32_PER_YMM) {
                                 const size_t n = C - c0 < NNR_F32_PER_YMM ? C - c0 : NNR_F32_PER_YMM;
@@ -479,8 +452,6 @@ static void max_bwd_overlap_cl(const pool_view *v, const float *dys, const int32
                                 store_first(dst, _mm256_add_ps(acc, _mm256_and_ps(hit, gv)), n);
                             }
                         }
-                    }
-                }
             }
 }
 

@@ -98,6 +98,44 @@ static inline void pool_cover_next(pool_cover_walk *w)
     }
 }
 
+/* One output's window: along axis a its in-bounds taps j in [j0[a], j1[a])
+ * land on input position start[a] + j * dilation (pool_window_taps and
+ * pool_window_start of the three axes, gathered once per output). */
+typedef struct pool_window {
+    size_t j0[3], j1[3];
+    ptrdiff_t start[3];
+} pool_window;
+
+static inline void pool_window_of(const pool_view *v, size_t od, size_t oh, size_t ow, pool_window *w)
+{
+    const size_t o[3] = {od, oh, ow};
+    for (int a = 0; a < 3; a++) {
+        pool_window_taps(&v->axis[a], o[a], &w->j0[a], &w->j1[a]);
+        w->start[a] = pool_window_start(&v->axis[a], o[a]);
+    }
+}
+
+/* 1 if the window holds no input cell. */
+static inline int pool_window_empty(const pool_window *w)
+{
+    return w->j0[0] == w->j1[0] || w->j0[1] == w->j1[1] || w->j0[2] == w->j1[2];
+}
+
+/* Taps per axis (1 for an empty range is never asked: check empty first). */
+static inline size_t pool_window_count(const pool_window *w, int a)
+{
+    return w->j1[a] - w->j0[a];
+}
+
+/* Flat spatial index (row-major over depth, height, width) of tap (jd, jh, jw). */
+static inline size_t pool_window_cell(const pool_view *v, const pool_window *w, size_t jd, size_t jh, size_t jw)
+{
+    const size_t id = (size_t)(w->start[0] + (ptrdiff_t)(jd * v->axis[0].dilation));
+    const size_t ih = (size_t)(w->start[1] + (ptrdiff_t)(jh * v->axis[1].dilation));
+    const size_t iw = (size_t)(w->start[2] + (ptrdiff_t)(jw * v->axis[2].dilation));
+    return (id * v->axis[1].in + ih) * v->axis[2].in + iw;
+}
+
 /* The max rule of the naive kernel, lane by lane: take v when v > m or v is
  * NaN (so the first maximum in scan order wins ties, and the last NaN
  * wins). _mm256_max_ps is not this rule: it returns its second operand for
