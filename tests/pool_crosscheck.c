@@ -31,10 +31,12 @@
  *    the same sum over |dy| (computed by the double kernel on |dy|).
  *  - Global max, both tie rules, and channels_last global average: bit
  *    for bit (lanes are channels, cells walked in the naive order).
- *    channels_first global average sums in four double lanes: the double
- *    sums differ by at most 2 * plane * 2^-53 * sum|x| between any two
- *    orders, and each is rounded to float once, so
- *    |y - ref| <= 2^-23 |ref| + 2 * 2^-53 * sum|x| (a mean: / plane * plane).
+ *    channels_first global average sums in four double lanes: a double sum
+ *    of m terms in any order is within (m-1) 2^-53 sum|x| of the exact one,
+ *    so two orders differ by less than 2 m 2^-53 sum|x|, the means by less
+ *    than 2^-52 sum|x|; each mean is then rounded to float once (2^-24
+ *    relative, so two roundings differ by at most 2^-23 |ref|):
+ *    |y - ref| <= 2^-23 |ref| + 2^-52 sum|x|.
  */
 #include "config.h"
 #include <float.h>
@@ -406,12 +408,12 @@ START_TEST(crosscheck_global_avx2_vs_naive)
         if (gc->layout == NNR_CHANNELS_LAST)
             assert_bitwise("global avg y", desc, ya + off, yn, nc);
         for (size_t k = 0; k < nc; k++) {
-            /* mean |x| of the plane (n, c) */
+            /* sum |x| over the plane (n, c) */
             const size_t n = k / gc->c, c = k % gc->c;
             double abs_sum = 0;
             for (size_t s = 0; s < plane; s++)
                 abs_sum += fabs(xd[gc->layout == NNR_CHANNELS_FIRST ? k * plane + s : (n * plane + s) * gc->c + c]);
-            const double tol = ldexp(fabs(yd[k]), -23) + 2 * DBL_EPSILON * abs_sum / (double)plane;
+            const double tol = ldexp(fabs(yd[k]), -23) + ldexp(abs_sum, -52);
             ck_assert_msg(fabs(ya[off + k] - yn[k]) <= tol && fabs(ya[off + k] - yd[k]) <= tol,
                           "global avg y, %s: [%zu] avx2 %.9g naive %.9g double %.17g (tol %.3g)", desc, k, ya[off + k],
                           yn[k], yd[k], tol);
