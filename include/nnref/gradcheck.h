@@ -31,6 +31,7 @@
 #include "nnref/layernorm.h"
 #include "nnref/groupnorm.h"
 #include "nnref/pool.h"
+#include "nnref/conv.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -287,6 +288,22 @@ nnr_status nnr_gradcheck_global_maxpool(const nnr_global_pool_params *p, const n
  */
 nnr_status nnr_gradcheck_global_avgpool(const nnr_global_pool_params *p, const nnr_shape *shape, const double *x,
                                         uint64_t seed, const nnr_gc_options *options, nnr_gc_report *report);
+
+/**
+ * Ready-made check of the double naive convolution kernels
+ * (nnr_conv_fwd_naive_f64(), nnr_conv_bwd_naive_f64()) on random data drawn
+ * from @p seed: tensors x, w and (with p->use_bias) b. Convolution is linear
+ * in each of them, so no entry is a kink.
+ * @param[in]  p        convolution parameters (any stride, dilation, padding, layout, weight layout).
+ * @param[in]  shape    input shape (small shapes: every entry is checked).
+ * @param[in]  seed     seed of the random x, w and b.
+ * @param[in]  options  harness settings, or NULL for nnr_gc_defaults().
+ * @param[out] report   the per-tensor results.
+ * @return ::NNR_OK when the check ran (look at report->passed for the verdict);
+ *         an error naming the argument otherwise.
+ */
+nnr_status nnr_gradcheck_conv(const nnr_conv_params *p, const nnr_shape *shape, uint64_t seed,
+                              const nnr_gc_options *options, nnr_gc_report *report);
 
 /** @} */
 

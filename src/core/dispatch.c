@@ -48,6 +48,9 @@ static void fill_naive(nnr_kernel_table *t)
     t->global_maxpool_bwd = nnr_global_maxpool_bwd_naive;
     t->global_avgpool_fwd = nnr_global_avgpool_fwd_naive;
     t->global_avgpool_bwd = nnr_global_avgpool_bwd_naive;
+    t->conv_workspace_size = nnr_conv_workspace_size_naive;
+    t->conv_fwd = nnr_conv_fwd_naive;
+    t->conv_bwd = nnr_conv_bwd_naive;
 }
 
 #ifdef NNR_HAVE_AVX2_BUILD

@@ -11,6 +11,7 @@
 #include "nnref/layernorm.h"
 #include "nnref/groupnorm.h"
 #include "nnref/pool.h"
+#include "nnref/conv.h"
 
 typedef struct nnr_kernel_table {
     nnr_impl impl;
@@ -32,6 +33,9 @@ typedef struct nnr_kernel_table {
     nnr_global_maxpool_bwd_fn global_maxpool_bwd;
     nnr_global_avgpool_fwd_fn global_avgpool_fwd;
     nnr_global_avgpool_bwd_fn global_avgpool_bwd;
+    nnr_conv_workspace_fn conv_workspace_size;
+    nnr_conv_fwd_fn conv_fwd;
+    nnr_conv_bwd_fn conv_bwd;
 } nnr_kernel_table;
 
 /* The table, filled at the first call. */
