@@ -75,6 +75,9 @@ static void override_avx2(nnr_kernel_table *t)
     t->global_maxpool_bwd = nnr_global_maxpool_bwd_avx2;
     t->global_avgpool_fwd = nnr_global_avgpool_fwd_avx2;
     t->global_avgpool_bwd = nnr_global_avgpool_bwd_avx2;
+    t->conv_workspace_size = nnr_conv_workspace_size_avx2;
+    t->conv_fwd = nnr_conv_fwd_avx2;
+    t->conv_bwd = nnr_conv_bwd_avx2;
 }
 #endif
 
