@@ -14,5 +14,6 @@
 #include "nnref/conv.h"
 #include "nnref/io.h"
 #include "nnref/gradcheck.h"
+#include "nnref/model.h"
 
 #endif /* NNREF_H */
