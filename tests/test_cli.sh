@@ -8,7 +8,7 @@ NNREF=${NNREF_CLI:-${NNREF_BUILDDIR:-.}/src/cli/nnref}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nnref-cli.XXXXXX") || exit 99
 trap 'rm -rf "$TMP"' EXIT
 
-echo "1..20"
+echo "1..21"
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
@@ -115,35 +115,44 @@ check "bench --reps x1 exits 2 naming 'x1'" \
 run csv bench --csv --reps 1 --small-only batchnorm
 if [ "$(rc csv)" = 0 ]; then ok "bench --csv --reps 1 --small-only batchnorm exits 0"; else
     not_ok "bench --csv --reps 1 --small-only batchnorm exits 0"; show csv; fi
-# Rows: triad, then naive (and avx2 when usable) x 3 passes x 2 layouts.
-impls=1; [ "$usable" = yes ] && impls=2
-want_rows=$((1 + 6 * impls))
+# Rows: triad, the FMA peak when AVX2 is usable, then naive (and avx2) x 3 passes x 2 layouts.
+impls=1; peak=0; [ "$usable" = yes ] && impls=2 && peak=1
+want_rows=$((1 + peak + 6 * impls))
 header=$(head -n 1 "$TMP/csv.out")
-bad_rows=$(tail -n +2 "$TMP/csv.out" | awk -F, 'NF != 8 || $6 !~ /^[0-9.]+$/ || $7 !~ /^[0-9.]+$/' | wc -l)
+# Memory-bound rows (all but fma_peak): numeric ms, gbps, pct_triad; gflops and pct_peak empty.
+bad_rows=$(tail -n +2 "$TMP/csv.out" | awk -F, '$1 != "fma_peak" && (NF != 10 || $6 !~ /^[0-9.]+$/ \
+    || $7 !~ /^[0-9.]+$/ || $8 !~ /^[0-9.]+$/ || $9 != "" || $10 != "")' | wc -l)
 got_rows=$(tail -n +2 "$TMP/csv.out" | wc -l)
-if [ "$header" = "kernel,impl,shape,layout,threads,ms,gbps,pct_triad" ] && [ "$bad_rows" = 0 ] \
+if [ "$header" = "kernel,impl,shape,layout,threads,ms,gbps,pct_triad,gflops,pct_peak" ] && [ "$bad_rows" = 0 ] \
    && [ "$got_rows" = "$want_rows" ]; then
-    ok "bench CSV: exact header and $want_rows rows of 8 fields with numeric ms and gbps"
+    ok "bench CSV: exact header and $want_rows rows of 10 fields, numeric ms and gbps, empty gflops"
 else
-    not_ok "bench CSV: exact header and $want_rows rows of 8 fields" \
+    not_ok "bench CSV: exact header and $want_rows rows of 10 fields" \
         "header='$header' rows=$got_rows malformed=$bad_rows"; show csv
 fi
+# The compute-bound yardstick: one fma_peak row (gbps empty, GFLOP/s numeric, 100 %) exactly when AVX2 is usable.
+got_peak=$(awk -F, '$1 == "fma_peak" && NF == 10 && $7 == "" && $8 == "" && $9 ~ /^[0-9.]+$/ && $9 > 0 \
+    && $10 == "100.0"' "$TMP/csv.out" | wc -l)
+check "bench CSV: $peak well-formed fma_peak row(s) (AVX2 usable: $usable)" \
+    test "$got_peak" = "$peak" -a "$(grep -c '^fma_peak,' "$TMP/csv.out")" = "$peak"
 
 run csv_ln bench --csv --reps 1 --small-only layernorm rmsnorm
-# Rows: triad, then naive (and avx2) x (layernorm, rmsnorm) x (fwd, fwd+bwd) on 64x768.
+# Rows: triad (and fma_peak), then naive (and avx2) x (layernorm, rmsnorm) x (fwd, fwd+bwd) on 64x768.
 want_ln=$((1 + 4 * impls))
-got_ln=$(tail -n +2 "$TMP/csv_ln.out" | awk -F, 'NF == 8 && $3 == "64x768" && $6 ~ /^[0-9.]+$/' | wc -l)
-if [ "$(rc csv_ln)" = 0 ] && [ "$((got_ln + 1))" = "$want_ln" ] && [ "$(wc -l <"$TMP/csv_ln.out")" = "$((want_ln + 1))" ]; then
+got_ln=$(tail -n +2 "$TMP/csv_ln.out" | awk -F, 'NF == 10 && $3 == "64x768" && $6 ~ /^[0-9.]+$/' | wc -l)
+if [ "$(rc csv_ln)" = 0 ] && [ "$((got_ln + 1))" = "$want_ln" ] \
+   && [ "$(wc -l <"$TMP/csv_ln.out")" = "$((want_ln + 1 + peak))" ]; then
     ok "bench --csv layernorm rmsnorm: $want_ln rows"
 else
     not_ok "bench --csv layernorm rmsnorm exits 0 with $want_ln rows" "rows on 64x768: $got_ln"; show csv_ln
 fi
 
 run csv_gn bench --csv --reps 1 --small-only groupnorm
-# Rows: triad, then 2 layouts x naive (and avx2) x (fwd, fwd+bwd) on 8x64x14x14.
+# Rows: triad (and fma_peak), then 2 layouts x naive (and avx2) x (fwd, fwd+bwd) on 8x64x14x14.
 want_gn=$((1 + 4 * impls))
-got_gn=$(tail -n +2 "$TMP/csv_gn.out" | awk -F, 'NF == 8 && $1 ~ /^groupnorm_/ && $6 ~ /^[0-9.]+$/' | wc -l)
-if [ "$(rc csv_gn)" = 0 ] && [ "$((got_gn + 1))" = "$want_gn" ] && [ "$(wc -l <"$TMP/csv_gn.out")" = "$((want_gn + 1))" ]; then
+got_gn=$(tail -n +2 "$TMP/csv_gn.out" | awk -F, 'NF == 10 && $1 ~ /^groupnorm_/ && $6 ~ /^[0-9.]+$/' | wc -l)
+if [ "$(rc csv_gn)" = 0 ] && [ "$((got_gn + 1))" = "$want_gn" ] \
+   && [ "$(wc -l <"$TMP/csv_gn.out")" = "$((want_gn + 1 + peak))" ]; then
     ok "bench --csv groupnorm: $want_gn rows"
 else
     not_ok "bench --csv groupnorm exits 0 with $want_gn rows" "groupnorm rows: $got_gn"; show csv_gn

@@ -1,0 +1,572 @@
+/*
+ * nnref bench: how fast the kernels are, judged against what this machine
+ * can deliver. This file is the framework (bench.h); the layer families'
+ * benchmarks are bench_norm.c, bench_pool.c, ...
+ *
+ * Two yardsticks are measured in the same run as the kernels:
+ * - Memory-bound kernels (normalization, pooling: a few flops per element)
+ *   are judged against STREAM triad (a[i] = b[i] + s*c[i], McCalpin) on
+ *   arrays far larger than the last-level cache. A kernel's bandwidth counts
+ *   only its compulsory traffic (every tensor it must read or write, once);
+ *   a kernel that reads x twice pays for it in time, not in counted bytes.
+ * - Compute-bound kernels are judged against the single-thread AVX2 FMA
+ *   peak: 12 independent chains of _mm256_fmadd_ps (bench_fma_avx2.c).
+ *
+ * Honesty rule. A 25 MB tensor fits in a 100 MB L3, so calling a kernel again
+ * on the same buffers would time the cache, not DRAM. For a large shape each
+ * timed call therefore takes the next buffer set from a pool whose touched
+ * bytes exceed twice the L3 size, so that every call streams from DRAM as
+ * triad does. A small shape is meant to be cache resident: it reuses one
+ * buffer set, and the output says so.
+ */
+#include "config.h"
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef NNR_USE_OPENMP
+#include <omp.h>
+#endif
+#include "nnref.h"
+#include "cli.h"
+#include "cli/bench.h"
+
+/* ---- The registry ------------------------------------------------------------ */
+
+const bench_family bench_families[] = {
+    {{"batchnorm", NULL}, bench_batchnorm,
+     "BatchNorm: fwd_train, fwd_infer and fwd+bwd train on 32x64x56x56 (nchw: axis 1\n"
+     "of (32,64,56,56); nhwc: axis -1 of (32,56,56,64)) and the cache-resident 8x16x14x14.\n"},
+    {{"layernorm", "rmsnorm", NULL}, bench_layernorm,
+     "LayerNorm and RMSNorm: forward and forward+backward over the last axis of\n"
+     "8192x768 (PyTorch presets) and the cache-resident 64x768.\n"},
+    {{"groupnorm", "instancenorm", NULL}, bench_groupnorm,
+     "GroupNorm: GroupNorm(32) forward and forward+backward on 32x64x56x56 and\n"
+     "the cache-resident 8x64x14x14, nchw (PyTorch preset) and nhwc (Keras axis);\n"
+     "InstanceNorm: the same with one group per channel.\n"},
+    {{"maxpool", "avgpool", NULL}, bench_pooling,
+     "MaxPool and AvgPool: 2x2 windows, stride 2, forward (max with argmax, as in\n"
+     "training) and forward+backward on 32x64x56x56 and the cache-resident 8x64x14x14.\n"},
+};
+const size_t bench_n_families = sizeof bench_families / sizeof bench_families[0];
+
+/* 1 if a layer name selects a family of the registry. */
+static int bench_layer_known(const char *layer)
+{
+    for (size_t f = 0; f < bench_n_families; f++)
+        for (size_t i = 0; bench_families[f].layers[i] != NULL; i++)
+            if (strcmp(bench_families[f].layers[i], layer) == 0)
+                return 1;
+    return 0;
+}
+
+/* "batchnorm, layernorm, ..." into out. */
+static void list_layers(char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t f = 0; f < bench_n_families; f++)
+        for (size_t i = 0; bench_families[f].layers[i] != NULL && used < size; i++)
+            used += (size_t)snprintf(out + used, size - used, used ? ", %s" : "%s", bench_families[f].layers[i]);
+}
+
+static void print_help(void)
+{
+    char layers[256];
+    list_layers(layers, sizeof layers);
+    printf("Usage: nnref bench [LAYER...] [--threads N] [--layout nchw|nhwc] [--csv]\n"
+           "                   [--reps K] [--small-only]\n"
+           "\n"
+           "Measures STREAM triad (float arrays totalling at least 4 x L3 and 400 MB) and,\n"
+           "when this CPU has AVX2+FMA, the single-thread FMA peak (12 independent chains of\n"
+           "_mm256_fmadd_ps), then times the naive and AVX2 kernels. Reports the best time per\n"
+           "call (and the median); memory-bound kernels GB/s of compulsory traffic and the\n"
+           "percentage of triad, compute-bound kernels GFLOP/s and the percentage of the FMA\n"
+           "peak (times the thread count).\n"
+           "\n");
+    for (size_t f = 0; f < bench_n_families; f++)
+        fputs(bench_families[f].help, stdout);
+    printf("Layers: %s (default: all).\n"
+           "\n"
+           "Options:\n"
+           "  --threads N        OpenMP threads for triad and kernels (default 1;\n"
+           "                     more than 1 needs a build with --enable-openmp)\n"
+           "  --layout L         nchw or nhwc only (default both)\n"
+           "  --csv              print kernel,impl,shape,layout,threads,ms,gbps,pct_triad,gflops,pct_peak\n"
+           "                     (memory-bound rows leave gflops,pct_peak empty, compute-bound rows\n"
+           "                     gbps,pct_triad)\n"
+           "  --reps K           timed repetitions per kernel (default 15 AVX2; naive, whose\n"
+           "                     channels_last kernel takes seconds per call, 3 large and 7 small)\n"
+           "  --small-only       skip the large (DRAM-streamed) shapes\n",
+           layers);
+}
+
+/* ---- Options -------------------------------------------------------------- */
+
+int bench_wants(const bench_options *o, const char *layer)
+{
+    if (o->n_layers == 0)
+        return 1;
+    for (size_t i = 0; i < o->n_layers; i++)
+        if (strcmp(o->layers[i], layer) == 0)
+            return 1;
+    return 0;
+}
+
+/* Value of option argv[*i]: "--opt=value" or the next word. NULL if missing. */
+static const char *option_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t len = strlen(name);
+    if (argv[*i][len] == '=')
+        return argv[*i] + len + 1;
+    if (*i + 1 >= argc)
+        return NULL;
+    return argv[++*i];
+}
+
+/* 1 if argv word is exactly `name` or `name=...`. */
+static int is_option(const char *word, const char *name)
+{
+    size_t len = strlen(name);
+    return strncmp(word, name, len) == 0 && (word[len] == '\0' || word[len] == '=');
+}
+
+static int parse_options(int argc, char **argv, bench_options *o, int *help)
+{
+    *o = (bench_options){.threads = 1, .layouts = BENCH_NCHW | BENCH_NHWC};
+    *help = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *w = argv[i];
+        if (nnr_is_help(w)) {
+            *help = 1;
+            return NNR_EXIT_OK;
+        }
+        if (is_option(w, "--threads")) {
+            const char *v = option_value(argc, argv, &i, "--threads");
+            if (v == NULL)
+                return nnr_usage_error("bench", "--threads needs a value, a thread count of at least 1.");
+            if (!nnr_parse_count(v, 1, 4096, &o->threads))
+                return nnr_usage_error("bench", "--threads '%s' is not a thread count from 1 to 4096.", v);
+#ifndef NNR_USE_OPENMP
+            if (o->threads > 1)
+                return nnr_usage_error("bench",
+                                       "--threads %lu: this nnref was built without OpenMP "
+                                       "(configure --enable-openmp), so it runs 1 thread only.",
+                                       o->threads);
+#endif
+        } else if (is_option(w, "--layout")) {
+            const char *v = option_value(argc, argv, &i, "--layout");
+            if (v == NULL)
+                return nnr_usage_error("bench", "--layout needs a value, nchw or nhwc.");
+            if (strcmp(v, "nchw") == 0)
+                o->layouts = BENCH_NCHW;
+            else if (strcmp(v, "nhwc") == 0)
+                o->layouts = BENCH_NHWC;
+            else
+                return nnr_usage_error("bench", "--layout '%s' is not a layout; use nchw or nhwc.", v);
+        } else if (is_option(w, "--reps")) {
+            const char *v = option_value(argc, argv, &i, "--reps");
+            if (v == NULL)
+                return nnr_usage_error("bench", "--reps needs a value, a repetition count of at least 1.");
+            if (!nnr_parse_count(v, 1, 100000, &o->reps))
+                return nnr_usage_error("bench", "--reps '%s' is not a repetition count from 1 to 100000.", v);
+        } else if (strcmp(w, "--csv") == 0) {
+            o->csv = 1;
+        } else if (strcmp(w, "--small-only") == 0) {
+            o->small_only = 1;
+        } else if (w[0] == '-') {
+            return nnr_usage_error("bench", "unknown option '%s'.", w);
+        } else if (!bench_layer_known(w)) {
+            char layers[256];
+            list_layers(layers, sizeof layers);
+            return nnr_usage_error("bench", "unknown layer '%s'; the layers bench times are: %s.", w, layers);
+        } else if (o->n_layers < sizeof o->layers / sizeof o->layers[0]) {
+            o->layers[o->n_layers++] = w;
+        }
+    }
+    return NNR_EXIT_OK;
+}
+
+/* ---- Timing and memory ---------------------------------------------------- */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+float *bench_alloc_floats(size_t count)
+{
+    const size_t align = 4096;
+    size_t bytes;
+    if (!nnr_size_mul(count, sizeof(float), &bytes) || bytes > SIZE_MAX - align)
+        return NULL;
+    bytes = (bytes + align - 1) / align * align;
+    return aligned_alloc(align, bytes);
+}
+
+void bench_fill(float *p, size_t count, uint32_t salt)
+{
+#ifdef NNR_USE_OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (size_t i = 0; i < count; i++)
+        p[i] = (float)(((uint32_t)i * 2654435761u + salt) >> 20) * (1.0f / 4096.0f) - 0.5f;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Best and median of n samples (sorts them). */
+static void best_and_median(double *samples, size_t n, double *best, double *median)
+{
+    qsort(samples, n, sizeof *samples, compare_double);
+    *best = samples[0];
+    *median = n % 2 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
+}
+
+/* Keeps results observable so the compiler cannot drop the timed stores. */
+static volatile float bench_sink;
+
+void bench_pool_free(bench_pool *pool)
+{
+    for (size_t s = 0; s < pool->n_sets; s++) {
+        free(pool->sets[s].x);
+        free(pool->sets[s].y);
+        free(pool->sets[s].dy);
+        free(pool->sets[s].dx);
+    }
+    free(pool->sets);
+    *pool = (bench_pool){0};
+}
+
+/* A buffer of count floats filled with salt's pattern; NULL only on failure when count > 0. */
+static float *filled_buffer(size_t count, uint32_t salt, int *failed)
+{
+    if (count == 0)
+        return NULL;
+    float *p = bench_alloc_floats(count);
+    if (p == NULL)
+        *failed = 1;
+    else
+        bench_fill(p, count, salt);
+    return p;
+}
+
+int bench_pool_alloc(bench_pool *pool, size_t n_sets, const size_t count[4])
+{
+    *pool = (bench_pool){0};
+    pool->sets = calloc(n_sets, sizeof *pool->sets);
+    if (pool->sets == NULL)
+        return 0;
+    pool->n_sets = n_sets;
+    int failed = 0;
+    for (size_t s = 0; s < n_sets && !failed; s++) {
+        bench_buffers *b = &pool->sets[s];
+        b->x = filled_buffer(count[0], 11u + (uint32_t)s, &failed);
+        b->y = filled_buffer(count[1], 0, &failed);
+        b->dy = filled_buffer(count[2], 101u + (uint32_t)s, &failed);
+        b->dx = filled_buffer(count[3], 0, &failed);
+    }
+    if (failed)
+        bench_pool_free(pool);
+    return !failed;
+}
+
+size_t bench_sets_needed(const bench_ctx *ctx, double bytes_per_set, int large)
+{
+    if (!large)
+        return 1;
+    const size_t per_set = (size_t)bytes_per_set;
+    size_t sets = per_set ? 2 * ctx->l3_bytes / per_set + 1 : 2;
+    return sets < 2 ? 2 : sets;
+}
+
+/* ---- Yardsticks: STREAM triad and the FMA peak --------------------------------- */
+
+typedef struct triad_result {
+    size_t n;           /* elements per array */
+    double best_s;
+    double gbps;
+} triad_result;
+
+/* Best of 10: on a shared machine the minimum needs several chances to find a quiet moment. */
+enum { TRIAD_REPS = 10, PEAK_REPS = 10 };
+
+/* a[i] = b[i] + s*c[i] over three arrays totalling `total_bytes`; best of TRIAD_REPS. */
+static int run_triad(size_t total_bytes, triad_result *r)
+{
+    size_t n = total_bytes / (3 * sizeof(float)) + 1;
+    float *a = bench_alloc_floats(n), *b = bench_alloc_floats(n), *c = bench_alloc_floats(n);
+    if (a == NULL || b == NULL || c == NULL) {
+        fprintf(stderr, "nnref bench: cannot allocate the triad arrays (3 x %zu floats).\n", n);
+        free(a);
+        free(b);
+        free(c);
+        return NNR_EXIT_FAIL;
+    }
+    bench_fill(a, n, 1);
+    bench_fill(b, n, 2);
+    bench_fill(c, n, 3);
+    const float s = 3.0f;
+    double best = 1e30;
+    for (int rep = 0; rep < TRIAD_REPS + 1; rep++) {   /* rep 0 is the warm-up */
+        double t0 = now_seconds();
+#ifdef NNR_USE_OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+        for (size_t i = 0; i < n; i++)
+            a[i] = b[i] + s * c[i];
+        double t = now_seconds() - t0;
+        if (rep > 0 && t < best)
+            best = t;
+    }
+    bench_sink = a[n / 2] + a[n - 1];
+    free(a);
+    free(b);
+    free(c);
+    r->n = n;
+    r->best_s = best;
+    /* STREAM's convention: two arrays read and one written, no write-allocate counted. */
+    r->gbps = 3.0 * (double)n * sizeof(float) / best / 1e9;
+    return NNR_EXIT_OK;
+}
+
+typedef struct peak_result {
+    uint64_t rounds;    /* rounds of BENCH_FMA_CHAINS FMAs per run */
+    double best_s;
+    double gflops;      /* 0: not measured (no AVX2 build or CPU) */
+} peak_result;
+
+/*
+ * Single-thread AVX2 FMA peak: best of PEAK_REPS runs of the chain loop,
+ * 2^23 rounds each (2 x 8 x 12 x 2^23 = 1.6 GFLOP, tens of ms).
+ */
+static void run_peak(peak_result *r)
+{
+    *r = (peak_result){.rounds = (uint64_t)1 << 23};
+#ifdef NNR_HAVE_AVX2_BUILD
+    if (!nnr_avx2_usable())
+        return;
+    double best = 1e30;
+    for (int rep = 0; rep < PEAK_REPS + 1; rep++) {   /* rep 0 is the warm-up (and the clock's ramp) */
+        double t0 = now_seconds();
+        bench_sink = bench_fma_chains_avx2(r->rounds, 0.999f, 1e-3f);
+        double t = now_seconds() - t0;
+        if (rep > 0 && t < best)
+            best = t;
+    }
+    r->best_s = best;
+    r->gflops = 2.0 * 8.0 * BENCH_FMA_CHAINS * (double)r->rounds / best / 1e9;
+#endif
+}
+
+/* ---- Rows ------------------------------------------------------------------- */
+
+/* One row of results; a zero gbps or gflops is left empty (csv) or "-" (table). */
+typedef struct bench_row {
+    const char *kernel, *impl, *layout;
+    char shape[64];
+    double best_ms, median_ms, gbps, pct_triad, gflops, pct_peak;
+} bench_row;
+
+/* v printed with format into out, or `empty` when v is 0 (the column does not apply). */
+static const char *cell(char *out, size_t size, const char *format, double v, const char *empty)
+{
+    if (v == 0)
+        return empty;
+    snprintf(out, size, format, v);
+    return out;
+}
+
+static void print_row(bench_ctx *ctx, const bench_row *r)
+{
+    char b1[32], b2[32], b3[32], b4[32];
+    const char *empty = ctx->opt->csv ? "" : "-";
+    const char *gbps = cell(b1, sizeof b1, "%.2f", r->gbps, empty);
+    const char *pct_triad = cell(b2, sizeof b2, "%.1f", r->pct_triad, empty);
+    const char *gflops = cell(b3, sizeof b3, "%.2f", r->gflops, empty);
+    const char *pct_peak = cell(b4, sizeof b4, "%.1f", r->pct_peak, empty);
+    if (ctx->opt->csv)
+        printf("%s,%s,%s,%s,%lu,%.6f,%s,%s,%s,%s\n", r->kernel, r->impl, r->shape, r->layout, ctx->opt->threads,
+               r->best_ms, gbps, pct_triad, gflops, pct_peak);
+    else
+        printf("%-24s %-6s %-12s %-6s %7lu %10.3f %10.3f %8s %7s %8s %6s\n", r->kernel, r->impl, r->shape,
+               r->layout, ctx->opt->threads, r->best_ms, r->median_ms, gbps, pct_triad, gflops, pct_peak);
+    fflush(stdout);
+}
+
+static void print_table_header(bench_ctx *ctx)
+{
+    if (ctx->opt->csv || ctx->header_printed)
+        return;
+    printf("%-24s %-6s %-12s %-6s %7s %10s %10s %8s %7s %8s %6s\n", "kernel", "impl", "shape", "layout", "threads",
+           "best_ms", "median_ms", "GB/s", "%triad", "GFLOP/s", "%peak");
+    ctx->header_printed = 1;
+}
+
+void bench_section(bench_ctx *ctx, const char *format, ...)
+{
+    if (ctx->opt->csv)
+        return;
+    va_list ap;
+    va_start(ap, format);
+    putchar('\n');
+    vprintf(format, ap);
+    va_end(ap);
+    ctx->header_printed = 0;
+    print_table_header(ctx);
+}
+
+/* "32x64x56x56" */
+static void format_shape(const nnr_shape *shape, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t d = 0; d < shape->rank && used < size; d++)
+        used += (size_t)snprintf(out + used, size - used, d ? "x%zu" : "%zu", shape->dims[d]);
+}
+
+int bench_time(bench_ctx *ctx, const bench_kernel *k, const bench_pool *pool, size_t n_sets)
+{
+    unsigned long reps = ctx->opt->reps ? ctx->opt->reps : k->reps;
+    double *samples = malloc(reps * sizeof *samples);
+    if (samples == NULL) {
+        fprintf(stderr, "nnref bench: cannot allocate %lu timing samples.\n", reps);
+        return NNR_EXIT_FAIL;
+    }
+    if (pool == NULL)
+        n_sets = 1;
+    const bench_buffers *first = pool ? &pool->sets[0] : NULL;
+
+    /* Warm-up (page tables, code, branch predictors), and the call count per sample. */
+    double t0 = now_seconds();
+    nnr_status st = k->call(k->arg, first);
+    double once = now_seconds() - t0;
+    unsigned long inner = 1;
+    if (n_sets == 1 && st.code == NNR_OK) {
+        const double min_sample_s = 2e-3;
+        inner = once > 0 && once < min_sample_s ? (unsigned long)(min_sample_s / once) + 1 : 1;
+    }
+
+    for (unsigned long r = 0; r < reps && st.code == NNR_OK; r++) {
+        const bench_buffers *b = pool ? &pool->sets[(r + 1) % n_sets] : NULL;
+        t0 = now_seconds();
+        for (unsigned long i = 0; i < inner && st.code == NNR_OK; i++)
+            st = k->call(k->arg, b);
+        samples[r] = (now_seconds() - t0) / (double)inner;
+    }
+    if (st.code != NNR_OK) {
+        fprintf(stderr, "nnref bench: %s %s failed: %s\n", k->kernel, k->impl, nnr_strerror(&st));
+        free(samples);
+        return NNR_EXIT_FAIL;
+    }
+    if (first != NULL)
+        bench_sink = (first->y ? first->y[0] : 0.0f) + (first->dx ? first->dx[0] : 0.0f);
+
+    bench_row row = {.kernel = k->kernel, .impl = k->impl, .layout = k->layout};
+    format_shape(k->shape, row.shape, sizeof row.shape);
+    double best_s, median_s;
+    best_and_median(samples, reps, &best_s, &median_s);
+    free(samples);
+    row.best_ms = best_s * 1e3;
+    row.median_ms = median_s * 1e3;
+    if (k->bytes > 0) {
+        row.gbps = k->bytes / best_s / 1e9;
+        row.pct_triad = 100.0 * row.gbps / ctx->triad_gbps;
+    }
+    if (k->flops > 0) {
+        row.gflops = k->flops / best_s / 1e9;
+        /* Threads share nothing in the FMA units, so n threads' peak is n single-thread peaks. */
+        if (ctx->peak_gflops > 0)
+            row.pct_peak = 100.0 * row.gflops / (ctx->peak_gflops * (double)ctx->opt->threads);
+    }
+    print_row(ctx, &row);
+    return NNR_EXIT_OK;
+}
+
+int bench_large_then_small(bench_ctx *ctx, bench_shape_fn fn, const size_t large[4], const size_t small[4])
+{
+    int status = NNR_EXIT_OK;
+    if (!ctx->opt->small_only)
+        status = fn(ctx, large, 1);
+    if (status == NNR_EXIT_OK)
+        status = fn(ctx, small, 0);
+    return status;
+}
+
+/* ---- The command ------------------------------------------------------------- */
+
+int nnr_cmd_bench(int argc, char **argv)
+{
+    bench_options opt;
+    int help;
+    int status = parse_options(argc, argv, &opt, &help);
+    if (status != NNR_EXIT_OK)
+        return status;
+    if (help) {
+        print_help();
+        return NNR_EXIT_OK;
+    }
+#ifdef NNR_USE_OPENMP
+    omp_set_num_threads((int)opt.threads);
+#endif
+
+    /* 4 x L3 and at least 400 MB, so triad cannot be served from any cache. */
+    const size_t l3_known = nnr_cache_size(3);
+    const size_t l3 = l3_known ? l3_known : (size_t)64 << 20;
+    size_t triad_bytes = 4 * l3;
+    if (triad_bytes < (size_t)400000000)
+        triad_bytes = 400000000;
+    triad_result triad;
+    status = run_triad(triad_bytes, &triad);
+    if (status != NNR_EXIT_OK)
+        return status;
+    peak_result peak;
+    run_peak(&peak);
+
+    bench_ctx ctx = {.opt = &opt, .l3_bytes = l3, .triad_gbps = triad.gbps, .peak_gflops = peak.gflops};
+    if (opt.csv) {
+        printf("kernel,impl,shape,layout,threads,ms,gbps,pct_triad,gflops,pct_peak\n");
+        printf("stream_triad,scalar,3x%zu,-,%lu,%.6f,%.2f,100.0,,\n", triad.n, opt.threads, triad.best_s * 1e3,
+               triad.gbps);
+        if (peak.gflops > 0)
+            printf("fma_peak,avx2,%dx8,-,1,%.6f,,,%.2f,100.0\n", BENCH_FMA_CHAINS, peak.best_s * 1e3, peak.gflops);
+    } else {
+        const char *avx2_note = nnr_avx2_usable()     ? " and avx2"
+                                : nnr_avx2_compiled() ? " (this CPU lacks AVX2 or FMA)"
+                                                      : " (AVX2 kernels not compiled in)";
+        printf("nnref %s bench, kernels: naive%s, threads: %lu, L3: %.1f MB%s\n", nnr_version(), avx2_note,
+               opt.threads, l3 / 1e6, l3_known ? "" : " (unknown; assumed)");
+        printf("STREAM triad a[i] = b[i] + s*c[i]: 3 float arrays x %.1f MB = %.1f MB, best of %d: %.3f ms, "
+               "%.2f GB/s\n",
+               triad.n * 4 / 1e6, 3.0 * triad.n * 4 / 1e6, TRIAD_REPS, triad.best_s * 1e3, triad.gbps);
+        if (peak.gflops > 0)
+            printf("AVX2 FMA peak, 1 thread: %d independent _mm256_fmadd_ps chains x %llu rounds, best of %d: "
+                   "%.3f ms, %.2f GFLOP/s\n",
+                   BENCH_FMA_CHAINS, (unsigned long long)peak.rounds, PEAK_REPS, peak.best_s * 1e3, peak.gflops);
+        else
+            printf("AVX2 FMA peak: unavailable (%s), so no %%peak column.\n",
+                   nnr_avx2_compiled() ? "this CPU lacks AVX2 or FMA" : "AVX2 not compiled in");
+        printf("GB/s counts compulsory traffic: fwd_train and fwd_infer 2 tensors (x, y), "
+               "fwd_bwd_train 5 (x, y, x, dy, dx).\n"
+               "Triad counts 3 arrays, as STREAM does, but its ordinary stores also read a[] first (write-allocate);\n"
+               "a kernel with streaming stores avoids that read, so it can exceed 100%% of triad from DRAM.\n"
+               "best_ms and median_ms are per call. Parameters: PyTorch preset, axis 1 (nchw) or -1 (nhwc).\n");
+    }
+
+    for (size_t f = 0; f < bench_n_families && status == NNR_EXIT_OK; f++) {
+        int wanted = 0;
+        for (size_t i = 0; bench_families[f].layers[i] != NULL; i++)
+            wanted |= bench_wants(&opt, bench_families[f].layers[i]);
+        if (wanted)
+            status = bench_families[f].run(&ctx);
+    }
+    return status;
+}
