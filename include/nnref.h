@@ -10,8 +10,10 @@
 #include "nnref/layernorm.h"
 #include "nnref/groupnorm.h"
 #include "nnref/pool.h"
+#include "nnref/dropout.h"
 #include "nnref/conv.h"
 #include "nnref/io.h"
 #include "nnref/gradcheck.h"
+#include "nnref/model.h"
 
 #endif /* NNREF_H */

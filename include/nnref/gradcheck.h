@@ -31,6 +31,7 @@
 #include "nnref/layernorm.h"
 #include "nnref/groupnorm.h"
 #include "nnref/pool.h"
+#include "nnref/dropout.h"
 #include "nnref/conv.h"
 
 #ifdef __cplusplus
@@ -288,6 +289,22 @@ nnr_status nnr_gradcheck_global_maxpool(const nnr_global_pool_params *p, const n
  */
 nnr_status nnr_gradcheck_global_avgpool(const nnr_global_pool_params *p, const nnr_shape *shape, const double *x,
                                         uint64_t seed, const nnr_gc_options *options, nnr_gc_report *report);
+
+/**
+ * Ready-made check of the double naive dropout kernels in training mode
+ * (nnr_dropout_fwd_train_naive_f64(), nnr_dropout_bwd_naive_f64()): tensor x,
+ * standard normal from @p seed. The mask is fixed: every forward redraws it
+ * from p->seed and p->offset, so dropout is linear in x and no entry is a kink.
+ * @param[in]  p        dropout parameters (rate, scaling, rate1, noise_shape, seed, offset).
+ * @param[in]  shape    input shape (small shapes: every entry is checked).
+ * @param[in]  seed     seed of the random x.
+ * @param[in]  options  harness settings, or NULL for nnr_gc_defaults().
+ * @param[out] report   the per-tensor results.
+ * @return ::NNR_OK when the check ran (look at report->passed for the verdict);
+ *         an error naming the argument otherwise.
+ */
+nnr_status nnr_gradcheck_dropout(const nnr_dropout_params *p, const nnr_shape *shape, uint64_t seed,
+                                 const nnr_gc_options *options, nnr_gc_report *report);
 
 /**
  * Ready-made check of the double naive convolution kernels

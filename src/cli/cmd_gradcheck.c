@@ -18,7 +18,7 @@ static void print_help(void)
            "double-precision naive kernels (loss L = sum(out*g), g fixed random) and\n"
            "prints one row per checked tensor. Without LAYER, every layer is checked.\n"
            "Layers: batchnorm, layernorm, rmsnorm, groupnorm, instancenorm, maxpool,\n"
-           "avgpool, globalpool.\n"
+           "avgpool, globalpool, conv1d, conv2d.\n"
            "BatchNorm configurations: training (closed-form and staged backward) and\n"
            "inference; channels_first and channels_last; ranks 2 and 4; ghost batches;\n"
            "batch renormalization with r and d clipped; no affine centre.\n"
@@ -31,6 +31,9 @@ static void print_help(void)
            "and 3D; 'valid', 'same', explicit padding with ceil_mode, count_include_pad\n"
            "off, divisor_override, dilation (max); global max with both tie rules and\n"
            "global average. Inputs are well separated (no ties), so no entry is a kink.\n"
+           "Convolution (conv1d, conv2d): x, w and b of Keras and PyTorch presets;\n"
+           "stride 2, dilation 2, 'same' (odd pad at the end), explicit and causal\n"
+           "padding, 1x1 without bias.\n"
            "\n"
            "Exit status: 0 all rows passed, 1 a row failed, 2 usage error.\n");
 }
@@ -372,12 +375,79 @@ static void check_global_pooling(gc_tally *tally)
         }
 }
 
+/* One convolution configuration; zero per-axis entries keep the preset's. */
+typedef struct conv_case {
+    const char *label;
+    const char *legend;
+    int torch;                      /* 1: nnr_conv_torch (channels_first, (C_out, C_in, k...) weights), 0: Keras */
+    int dims, cin, cout, kernel;
+    int stride, dilation;           /* the same on every axis */
+    nnr_conv_padding padding;
+    int pad_before, pad_after;      /* explicit, every axis */
+    int use_bias;
+    nnr_shape shape;
+} conv_case;
+
+static const conv_case conv_cases[] = {
+    {"1d-torch-s2", "PyTorch Conv1d(3, 2, 3, stride=2, padding=1), (2,3,9)", 1, 1, 3, 2, 3, 2, 1,
+     NNR_CONV_EXPLICIT, 1, 1, 1, {3, {2, 3, 9}}},
+    {"1d-keras-same", "Keras Conv1D(3, 4, strides=2, padding='same'), (2,8,2)", 0, 1, 2, 3, 4, 2, 1,
+     NNR_CONV_SAME, 0, 0, 1, {3, {2, 8, 2}}},
+    {"1d-keras-dil2", "Keras Conv1D(2, 3, dilation_rate=2, padding='same'), (2,7,3)", 0, 1, 3, 2, 3, 1, 2,
+     NNR_CONV_SAME, 0, 0, 1, {3, {2, 7, 3}}},
+    {"1d-causal", "Keras Conv1D(2, 3, padding='causal') = explicit (2, 0), no bias, (2,6,2)", 0, 1, 2, 2, 3, 1, 1,
+     NNR_CONV_EXPLICIT, 2, 0, 0, {3, {2, 6, 2}}},
+    {"2d-torch-s2", "PyTorch Conv2d(2, 3, 3, stride=2, padding=1), (2,2,7,6)", 1, 2, 2, 3, 3, 2, 1,
+     NNR_CONV_EXPLICIT, 1, 1, 1, {4, {2, 2, 7, 6}}},
+    {"2d-torch-d2", "PyTorch Conv2d(2, 3, 3, stride=2, dilation=2), pads 1 before and 2 after, (2,2,8,7)", 1, 2, 2, 3, 3,
+     2, 2, NNR_CONV_EXPLICIT, 1, 2, 1, {4, {2, 2, 8, 7}}},
+    {"2d-keras-same", "Keras Conv2D(2, 3, strides=2, padding='same'), (2,5,6,3)", 0, 2, 3, 2, 3, 2, 1,
+     NNR_CONV_SAME, 0, 0, 1, {4, {2, 5, 6, 3}}},
+    {"2d-keras-dil2", "Keras Conv2D(3, 2, dilation_rate=2), (1,7,7,2)", 0, 2, 2, 3, 2, 1, 2, NNR_CONV_VALID, 0,
+     0, 1, {4, {1, 7, 7, 2}}},
+    {"2d-1x1", "PyTorch Conv2d(3, 4, 1, bias=False), (2,3,3,4)", 1, 2, 3, 4, 1, 1, 1, NNR_CONV_EXPLICIT, 0, 0, 0,
+     {4, {2, 3, 3, 4}}},
+};
+
+static void check_conv(gc_tally *tally, int want_1d, int want_2d)
+{
+    for (size_t c = 0; c < sizeof conv_cases / sizeof conv_cases[0]; c++)
+        if (conv_cases[c].dims == 1 ? want_1d : want_2d)
+            printf("config %-13s %s\n", conv_cases[c].label, conv_cases[c].legend);
+    printf("pass: forward + backward (dx, dw, db); x ~ N(0,1), w ~ 0.5 N(0,1), b ~ N(0,1); linear: no kinks\n\n");
+    nnr_gc_print_header(stdout);
+    uint64_t seed = 7171;
+    for (size_t c = 0; c < sizeof conv_cases / sizeof conv_cases[0]; c++) {
+        const conv_case *cc = &conv_cases[c];
+        if (!(cc->dims == 1 ? want_1d : want_2d))
+            continue;
+        nnr_conv_params p = cc->torch ? nnr_conv_torch(cc->dims, cc->cin, cc->cout, cc->kernel)
+                                      : nnr_conv_keras(cc->dims, cc->cin, cc->cout, cc->kernel);
+        p.padding = cc->padding;
+        p.use_bias = cc->use_bias;
+        for (int i = 0; i < cc->dims; i++) {
+            p.stride[i] = cc->stride;
+            p.dilation[i] = cc->dilation;
+            p.pad_before[i] = cc->padding == NNR_CONV_EXPLICIT ? cc->pad_before : 0;
+            p.pad_after[i] = cc->padding == NNR_CONV_EXPLICIT ? cc->pad_after : 0;
+        }
+        const char *layer = cc->dims == 1 ? "conv1d" : "conv2d";
+        nnr_gc_report report;
+        nnr_status st = nnr_gradcheck_conv(&p, &cc->shape, seed++, NULL, &report);
+        if (st.code != NNR_OK)
+            report_error(layer, cc->label, st, tally);
+        else
+            report_rows(layer, cc->label, &report, tally);
+    }
+}
+
 int nnr_cmd_gradcheck(int argc, char **argv)
 {
     int want_groupnorm = 0, want_instancenorm = 0;
     int want_layernorm = 0, want_rmsnorm = 0;
     int want_batchnorm = 0;
     int want_maxpool = 0, want_avgpool = 0, want_globalpool = 0;
+    int want_conv1d = 0, want_conv2d = 0;
     for (int i = 1; i < argc; i++) {
         if (nnr_is_help(argv[i])) {
             print_help();
@@ -388,7 +458,7 @@ int nnr_cmd_gradcheck(int argc, char **argv)
         if (!nnr_layer_known(argv[i]))
             return nnr_usage_error("gradcheck",
                                    "unknown layer '%s'; the layers are: batchnorm, layernorm, rmsnorm, groupnorm, "
-                                   "instancenorm, maxpool, avgpool, globalpool.", argv[i]);
+                                   "instancenorm, maxpool, avgpool, globalpool, conv1d, conv2d.", argv[i]);
         if (strcmp(argv[i], "batchnorm") == 0)
             want_batchnorm = 1;
         if (strcmp(argv[i], "layernorm") == 0)
@@ -405,10 +475,14 @@ int nnr_cmd_gradcheck(int argc, char **argv)
             want_avgpool = 1;
         if (strcmp(argv[i], "globalpool") == 0)
             want_globalpool = 1;
+        if (strcmp(argv[i], "conv1d") == 0)
+            want_conv1d = 1;
+        if (strcmp(argv[i], "conv2d") == 0)
+            want_conv2d = 1;
     }
     if (argc < 2)
         want_batchnorm = want_layernorm = want_rmsnorm = want_groupnorm = want_instancenorm = want_maxpool =
-            want_avgpool = want_globalpool = 1;
+            want_avgpool = want_globalpool = want_conv1d = want_conv2d = 1;
 
     gc_tally tally = {0, 0};
     if (want_batchnorm)
@@ -425,6 +499,8 @@ int nnr_cmd_gradcheck(int argc, char **argv)
         check_pooling(&tally, want_maxpool, want_avgpool);
     if (want_globalpool)
         check_global_pooling(&tally);
+    if (want_conv1d || want_conv2d)
+        check_conv(&tally, want_conv1d, want_conv2d);
     printf("gradcheck: %u passed, %u failed\n", tally.passed, tally.failed);
     return tally.failed == 0 ? NNR_EXIT_OK : NNR_EXIT_FAIL;
 }

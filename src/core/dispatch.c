@@ -48,6 +48,9 @@ static void fill_naive(nnr_kernel_table *t)
     t->global_maxpool_bwd = nnr_global_maxpool_bwd_naive;
     t->global_avgpool_fwd = nnr_global_avgpool_fwd_naive;
     t->global_avgpool_bwd = nnr_global_avgpool_bwd_naive;
+    t->dropout_fwd_train = nnr_dropout_fwd_train_naive;
+    t->dropout_fwd_infer = nnr_dropout_fwd_infer_naive;
+    t->dropout_bwd = nnr_dropout_bwd_naive;
     t->conv_workspace_size = nnr_conv_workspace_size_naive;
     t->conv_fwd = nnr_conv_fwd_naive;
     t->conv_bwd = nnr_conv_bwd_naive;
@@ -78,6 +81,9 @@ static void override_avx2(nnr_kernel_table *t)
     t->conv_workspace_size = nnr_conv_workspace_size_avx2;
     t->conv_fwd = nnr_conv_fwd_avx2;
     t->conv_bwd = nnr_conv_bwd_avx2;
+    t->dropout_fwd_train = nnr_dropout_fwd_train_avx2;
+    t->dropout_fwd_infer = nnr_dropout_fwd_infer_avx2;
+    t->dropout_bwd = nnr_dropout_bwd_avx2;
 }
 #endif
 

@@ -11,6 +11,7 @@
 #include "nnref/layernorm.h"
 #include "nnref/groupnorm.h"
 #include "nnref/pool.h"
+#include "nnref/dropout.h"
 #include "nnref/conv.h"
 
 typedef struct nnr_kernel_table {
@@ -33,6 +34,9 @@ typedef struct nnr_kernel_table {
     nnr_global_maxpool_bwd_fn global_maxpool_bwd;
     nnr_global_avgpool_fwd_fn global_avgpool_fwd;
     nnr_global_avgpool_bwd_fn global_avgpool_bwd;
+    nnr_dropout_fwd_train_fn dropout_fwd_train;
+    nnr_dropout_fwd_infer_fn dropout_fwd_infer;
+    nnr_dropout_bwd_fn dropout_bwd;
     nnr_conv_workspace_fn conv_workspace_size;
     nnr_conv_fwd_fn conv_fwd;
     nnr_conv_bwd_fn conv_bwd;
