@@ -279,6 +279,59 @@ START_TEST(test_glorot_init)
 }
 END_TEST
 
+/*
+ * Conv2D (Keras, 'same', stride 2) -> Dropout(0.5) as a float model against
+ * the kernels by hand: the convolution with its workspace, the dropout mask
+ * of training step 0 under the layer's key. Two training forwards of one
+ * step draw one mask; the next step draws another; inference is the identity.
+ */
+START_TEST(test_conv_dropout_equal_kernels)
+{
+    const nnr_shape in = {4, {2, 7, 7, 3}};
+    nnr_model *m;
+    CK_OK(nnr_model_new(&m, NNR_FLOAT32));
+    nnr_conv_params cp = nnr_conv_keras(2, 3, 5, 3);
+    cp.padding = NNR_CONV_SAME;
+    cp.stride[0] = cp.stride[1] = 2;
+    const nnr_dropout_params dp = nnr_dropout_keras(0.5);
+    CK_OK(nnr_model_add_conv(m, &cp));
+    CK_OK(nnr_model_add_dropout(m, &dp));
+    CK_OK(nnr_model_build(m, &in, 3));
+    nnr_shape out;
+    CK_OK(nnr_model_output_shape(m, &out));
+    ck_assert(out.dims[1] == 4 && out.dims[2] == 4 && out.dims[3] == 5);
+    ck_assert_uint_eq(tensor(m, 0, "kernel")->count, 3 * 3 * 3 * 5);
+    ck_assert_uint_eq(tensor(m, 0, "kernel")->fan_in, 27);
+    ck_assert_uint_eq(tensor(m, 0, "kernel")->fan_out, 45);
+    randomize_params(m, 5);  /* bias non-zero too */
+
+    float x[294], c[160], y[160], y2[160];
+    uint8_t mask[160];
+    tu_randn_f(x, 294, 6, 0.0, 1.0);
+    size_t floats = 0;
+    CK_OK(nnr_conv_workspace_size(&cp, &in, &floats));
+    float *work = tu_alloc_f(floats);
+    CK_OK(nnr_conv_fwd(&cp, &in, x, fdata(m, 0, "kernel"), fdata(m, 0, "bias"), c, work, floats));
+    nnr_dropout_params step0 = dp;
+    step0.seed ^= nnr_model_layer(m, 1)->seed;
+    CK_OK(nnr_dropout_fwd_train(&step0, &out, c, y, mask));
+
+    CK_OK(nnr_model_forward(m, 2, x, 1));
+    ck_assert(memcmp(nnr_model_output(m), y, sizeof y) == 0);
+    CK_OK(nnr_model_forward(m, 2, x, 1));
+    ck_assert(memcmp(nnr_model_output(m), y, sizeof y) == 0);
+    CK_OK(nnr_model_forward(m, 2, x, 0));
+    ck_assert(memcmp(nnr_model_output(m), c, sizeof c) == 0);
+    /* The next step's mask: offset advanced by the mask's 160 entries. */
+    nnr_dropout_params step1 = step0;
+    step1.offset += 160;
+    CK_OK(nnr_dropout_fwd_train(&step1, &out, c, y2, mask));
+    ck_assert(memcmp(y, y2, sizeof y) != 0);
+    free(work);
+    nnr_model_free(m);
+}
+END_TEST
+
 /* ---- gradcheck ------------------------------------------------------------------- */
 
 /*
@@ -363,6 +416,39 @@ START_TEST(test_gradcheck_instancenorm_pool_model)
     nnr_gc_report r;
     CK_OK(nnr_gradcheck_model(m, 2, x, NULL, NULL, &r));
     assert_gc(&r, "in-avgpool-gmp", 3);
+    nnr_model_free(m);
+}
+END_TEST
+
+/*
+ * Conv1D (PyTorch, stride 2, dilation 2, padding 2) -> GroupNorm ->
+ * Dropout (a fixed mask: the model's step does not move during a check) ->
+ * GlobalAveragePooling1D, double, end to end: x, kernel, bias, gamma, beta.
+ */
+START_TEST(test_gradcheck_conv_model)
+{
+    const nnr_shape in = {3, {2, 3, 11}};
+    nnr_model *m;
+    CK_OK(nnr_model_new(&m, NNR_FLOAT64));
+    nnr_conv_params cp = nnr_conv_torch(1, 3, 4, 3);
+    cp.stride[0] = 2;
+    cp.dilation[0] = 2;
+    cp.padding = NNR_CONV_EXPLICIT;
+    cp.pad_before[0] = cp.pad_after[0] = 2;
+    const nnr_groupnorm_params gn = nnr_groupnorm_torch(2);
+    const nnr_dropout_params dp = nnr_dropout_torch(0.3);
+    const nnr_global_pool_params gp = nnr_global_pool_torch(1);
+    CK_OK(nnr_model_add_conv(m, &cp));
+    CK_OK(nnr_model_add_groupnorm(m, &gn));
+    CK_OK(nnr_model_add_dropout(m, &dp));
+    CK_OK(nnr_model_add_global_avgpool(m, &gp));
+    CK_OK(nnr_model_build(m, &in, 5));
+    randomize_params(m, 23);
+    double x[66];
+    tu_randn_d(x, 66, 10, 0.0, 1.0);
+    nnr_gc_report r;
+    CK_OK(nnr_gradcheck_model(m, 2, x, NULL, NULL, &r));
+    assert_gc(&r, "conv1d-gn-dropout-gap", 5);
     nnr_model_free(m);
 }
 END_TEST
@@ -858,8 +944,10 @@ static Suite *model_suite(void)
     tcase_add_test(reference, test_forward_equals_kernels);
     tcase_add_test(reference, test_inference_uses_running_stats);
     tcase_add_test(reference, test_glorot_init);
+    tcase_add_test(reference, test_conv_dropout_equal_kernels);
     tcase_add_test(gradcheck, test_gradcheck_norm_pool_model);
     tcase_add_test(gradcheck, test_gradcheck_instancenorm_pool_model);
+    tcase_add_test(gradcheck, test_gradcheck_conv_model);
     tcase_add_test(optimizer, test_sgd_keras_torch);
     tcase_add_test(optimizer, test_adam_keras_torch);
     tcase_add_test(files, test_save_load_roundtrip);

@@ -121,6 +121,8 @@
 #include "nnref/layernorm.h"
 #include "nnref/groupnorm.h"
 #include "nnref/pool.h"
+#include "nnref/conv.h"
+#include "nnref/dropout.h"
 #include "nnref/gradcheck.h"
 
 #ifdef __cplusplus
@@ -285,6 +287,23 @@ nnr_status nnr_model_add_global_maxpool(nnr_model *model, const nnr_global_pool_
  * @param p      parameters.
  * @return see above. */
 nnr_status nnr_model_add_global_avgpool(nnr_model *model, const nnr_global_pool_params *p);
+/** Adds Conv1D or Conv2D: tensors kernel (Glorot-uniform with Keras' fans,
+ *  in either weight layout) and bias (zeros) when p->use_bias. The kernels'
+ *  scratch space is the model's, sized by the workspace query.
+ * @param model  the model.
+ * @param p      parameters (see nnr_conv_keras(), nnr_conv_torch()).
+ * @return see above. */
+nnr_status nnr_model_add_conv(nnr_model *model, const nnr_conv_params *p);
+/** Adds Dropout (training: the kernel's mask, a new one every training
+ *  step of nnr_model_fit(); inference: the kernel's inference rule). The
+ *  mask's key is p->seed mixed with the layer's own key from the model's
+ *  seed, and its counter advances by the mask's size each step, so two
+ *  dropout layers never share masks. A noise_shape must leave the batch
+ *  extent 0 or 1 so that a smaller last batch fits it.
+ * @param model  the model.
+ * @param p      parameters (see nnr_dropout_keras(), nnr_dropout_torch()).
+ * @return see above. */
+nnr_status nnr_model_add_dropout(nnr_model *model, const nnr_dropout_params *p);
 /** Adds Flatten: (N, d1, d2, ...) → (N, d1·d2·...), row-major (Keras
  *  Flatten on channels_last data, PyTorch nn.Flatten on channels_first
  *  data: each flattens the memory order it has).

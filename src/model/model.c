@@ -175,6 +175,16 @@ nnr_status nnr_model_add_global_avgpool(nnr_model *model, const nnr_global_pool_
     return ADD_KIND(model, global_avgpool, p, 0);
 }
 
+nnr_status nnr_model_add_conv(nnr_model *model, const nnr_conv_params *p)
+{
+    return ADD_KIND(model, conv, p, 0);
+}
+
+nnr_status nnr_model_add_dropout(nnr_model *model, const nnr_dropout_params *p)
+{
+    return ADD_KIND(model, dropout, p, 0);
+}
+
 nnr_status nnr_model_add_flatten(nnr_model *model)
 {
     NNR_TRY(nnr_need(model, "model"));

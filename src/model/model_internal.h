@@ -43,6 +43,8 @@ NNR_MODEL_DECLARE_OPS(global_maxpool);
 NNR_MODEL_DECLARE_OPS(global_avgpool);
 NNR_MODEL_DECLARE_OPS(flatten);
 NNR_MODEL_DECLARE_OPS(reshape);
+NNR_MODEL_DECLARE_OPS(conv);
+NNR_MODEL_DECLARE_OPS(dropout);
 
 /* Most layers a model holds. */
 #define NNR_MODEL_MAX_LAYERS 64
