@@ -11,6 +11,7 @@
 #include "nnref/groupnorm.h"
 #include "nnref/pool.h"
 #include "nnref/dropout.h"
+#include "nnref/activation.h"
 #include "nnref/conv.h"
 #include "nnref/io.h"
 #include "nnref/gradcheck.h"

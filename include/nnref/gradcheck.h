@@ -32,6 +32,7 @@
 #include "nnref/groupnorm.h"
 #include "nnref/pool.h"
 #include "nnref/dropout.h"
+#include "nnref/activation.h"
 #include "nnref/conv.h"
 
 #ifdef __cplusplus
@@ -305,6 +306,53 @@ nnr_status nnr_gradcheck_global_avgpool(const nnr_global_pool_params *p, const n
  */
 nnr_status nnr_gradcheck_dropout(const nnr_dropout_params *p, const nnr_shape *shape, uint64_t seed,
                                  const nnr_gc_options *options, nnr_gc_report *report);
+
+/**
+ * Ready-made check of the double naive ReLU kernels (nnr_relu_fwd_naive_f64(),
+ * nnr_relu_bwd_naive_f64()): tensor x. ReLU has a kink at 0; an entry within
+ * the harness' step of 0 is reported as a kink, neither passed nor failed.
+ * The default input is standard normal from @p seed with two entries planted
+ * at the kink (x[0] = 0, x[1] = 1e-9), so the report shows two kinks.
+ * @param[in]  shape    input shape (small shapes: every entry is checked).
+ * @param[in]  x        the input (shape's element count), or NULL for the default.
+ * @param[in]  seed     seed of the default input.
+ * @param[in]  options  harness settings, or NULL for nnr_gc_defaults().
+ * @param[out] report   the per-tensor results.
+ * @return ::NNR_OK when the check ran (look at report->passed for the verdict);
+ *         an error naming the argument otherwise.
+ */
+nnr_status nnr_gradcheck_relu(const nnr_shape *shape, const double *x, uint64_t seed, const nnr_gc_options *options,
+                              nnr_gc_report *report);
+
+/**
+ * Ready-made check of the double naive softmax kernels over the last axis
+ * (nnr_softmax_fwd_naive_f64(), nnr_softmax_bwd_naive_f64()): tensor x,
+ * standard normal from @p seed by default.
+ * @param[in]  shape    input shape; the last axis holds the classes.
+ * @param[in]  x        the input, or NULL for the default.
+ * @param[in]  seed     seed of the default input.
+ * @param[in]  options  harness settings, or NULL for nnr_gc_defaults().
+ * @param[out] report   the per-tensor results.
+ * @return ::NNR_OK when the check ran; an error naming the argument otherwise.
+ */
+nnr_status nnr_gradcheck_softmax(const nnr_shape *shape, const double *x, uint64_t seed,
+                                 const nnr_gc_options *options, nnr_gc_report *report);
+
+/**
+ * Ready-made check of the double fused softmax + sparse categorical
+ * cross-entropy (nnr_softmax_xent_naive_f64()): tensor logits, against the
+ * scalar mean loss. Logits standard normal and labels uniform in [0, K) from
+ * @p seed by default.
+ * @param[in]  shape    (N, K).
+ * @param[in]  logits   the logits, or NULL for the default.
+ * @param[in]  labels   N labels in [0, K), or NULL for the default.
+ * @param[in]  seed     seed of the defaults.
+ * @param[in]  options  harness settings, or NULL for nnr_gc_defaults().
+ * @param[out] report   the per-tensor results.
+ * @return ::NNR_OK when the check ran; an error naming the argument otherwise.
+ */
+nnr_status nnr_gradcheck_softmax_xent(const nnr_shape *shape, const double *logits, const int32_t *labels,
+                                      uint64_t seed, const nnr_gc_options *options, nnr_gc_report *report);
 
 /**
  * Ready-made check of the double naive convolution kernels

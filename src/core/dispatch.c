@@ -51,6 +51,11 @@ static void fill_naive(nnr_kernel_table *t)
     t->dropout_fwd_train = nnr_dropout_fwd_train_naive;
     t->dropout_fwd_infer = nnr_dropout_fwd_infer_naive;
     t->dropout_bwd = nnr_dropout_bwd_naive;
+    t->relu_fwd = nnr_relu_fwd_naive;
+    t->relu_bwd = nnr_relu_bwd_naive;
+    t->softmax_fwd = nnr_softmax_fwd_naive;
+    t->softmax_bwd = nnr_softmax_bwd_naive;
+    t->softmax_xent = nnr_softmax_xent_naive;
     t->conv_workspace_size = nnr_conv_workspace_size_naive;
     t->conv_fwd = nnr_conv_fwd_naive;
     t->conv_bwd = nnr_conv_bwd_naive;
@@ -84,6 +89,11 @@ static void override_avx2(nnr_kernel_table *t)
     t->dropout_fwd_train = nnr_dropout_fwd_train_avx2;
     t->dropout_fwd_infer = nnr_dropout_fwd_infer_avx2;
     t->dropout_bwd = nnr_dropout_bwd_avx2;
+    t->relu_fwd = nnr_relu_fwd_avx2;
+    t->relu_bwd = nnr_relu_bwd_avx2;
+    t->softmax_fwd = nnr_softmax_fwd_avx2;
+    t->softmax_bwd = nnr_softmax_bwd_avx2;
+    t->softmax_xent = nnr_softmax_xent_avx2;
 }
 #endif
 

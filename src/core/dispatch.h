@@ -12,6 +12,7 @@
 #include "nnref/groupnorm.h"
 #include "nnref/pool.h"
 #include "nnref/dropout.h"
+#include "nnref/activation.h"
 #include "nnref/conv.h"
 
 typedef struct nnr_kernel_table {
@@ -37,6 +38,11 @@ typedef struct nnr_kernel_table {
     nnr_dropout_fwd_train_fn dropout_fwd_train;
     nnr_dropout_fwd_infer_fn dropout_fwd_infer;
     nnr_dropout_bwd_fn dropout_bwd;
+    nnr_relu_fwd_fn relu_fwd;
+    nnr_relu_bwd_fn relu_bwd;
+    nnr_softmax_fwd_fn softmax_fwd;
+    nnr_softmax_bwd_fn softmax_bwd;
+    nnr_softmax_xent_fn softmax_xent;
     nnr_conv_workspace_fn conv_workspace_size;
     nnr_conv_fwd_fn conv_fwd;
     nnr_conv_bwd_fn conv_bwd;
