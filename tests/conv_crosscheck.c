@@ -93,7 +93,8 @@ static void build_cases(void)
                                 add_case(&p, 2, cins[(i / 5 + i) % 5], dims == 2 ? sp2 : sp1);
                             }
     /* several im2col row blocks per sample: K = 33*25 = 825, a 40-wide row
-     * is 33000 floats, 7 rows a block, 20 rows = 3 blocks */
+     * is 33000 floats, 3 rows to a 2^17-float block, 20 rows = 7 blocks
+     * (the last of 2 rows) */
     for (int cl = 0; cl < 2; cl++) {
         nnr_conv_params p = nnr_conv_torch(2, 33, 9, 5);
         p.layout = cl ? NNR_CHANNELS_LAST : NNR_CHANNELS_FIRST;

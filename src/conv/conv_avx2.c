@@ -51,11 +51,17 @@
 
 #define NNR_F32_PER_YMM 8
 
-/* Target size of one im2col block in floats (1 MiB, this machine's L2): at
- * least one output row, then as many whole rows as fit. For the issue's
- * 3x3, 64-channel layer on 56x56 that is 8 rows, 448 positions: GEMMs of
- * 64 x 448 x 576, large enough that packing W once per block costs ~1 %. */
-#define CONV_COL_BLOCK_FLOATS ((size_t)1 << 18)
+/* Target size of one im2col block in floats (512 KiB, half this machine's
+ * 1 MiB L2, leaving room for the GEMM's packed panels): at least one output
+ * row, then as many whole rows as fit. For the issue's 3x3, 64-channel layer
+ * on 56x56 that is 4 rows, 224 positions: GEMMs of 64 x 224 x 576, large
+ * enough that packing W once per block costs ~2 %. Measured on that layer
+ * (CPU time, best of 5, a loaded 2-core VM), blocks of 2^16 .. 2^19 floats
+ * gave the same forward within noise (70-77 GFLOP/s); 2^16 and 2^17 gave the
+ * channels_first weight gradient 62-67 against 57-58 for 2^18 and 2^19. */
+#ifndef CONV_COL_BLOCK_FLOATS
+#define CONV_COL_BLOCK_FLOATS ((size_t)1 << 17)
+#endif
 
 /* The plan of a call: how col is made and addressed. col[k][p] of a block
  * sits at col + k*col_k + p*col_p (p counted from the block's first position). */
