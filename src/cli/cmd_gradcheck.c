@@ -18,7 +18,7 @@ static void print_help(void)
            "double-precision naive kernels (loss L = sum(out*g), g fixed random) and\n"
            "prints one row per checked tensor. Without LAYER, every layer is checked.\n"
            "Layers: batchnorm, layernorm, rmsnorm, groupnorm, instancenorm, maxpool,\n"
-           "avgpool, globalpool, conv1d, conv2d, dense.\n"
+           "avgpool, globalpool, conv1d, conv2d, dropout, relu, softmax, softmax_xent.\n"
            "BatchNorm configurations: training (closed-form and staged backward) and\n"
            "inference; channels_first and channels_last; ranks 2 and 4; ghost batches;\n"
            "batch renormalization with r and d clipped; no affine centre.\n"
@@ -34,8 +34,11 @@ static void print_help(void)
            "Convolution (conv1d, conv2d): x, w and b of Keras and PyTorch presets;\n"
            "stride 2, dilation 2, 'same' (odd pad at the end), explicit and causal\n"
            "padding, 1x1 without bias.\n"
-           "Dense: x, w and b in Keras (in, units) and PyTorch (out, in) weight layouts,\n"
-           "with and without bias, inputs of rank 1 to 3 (leading axes are batch).\n"
+           "Dropout: Keras and PyTorch presets, classic scaling (document 002),\n"
+           "noise_shape broadcasting, a counter offset; the mask is fixed (same seed),\n"
+           "so dropout is linear in x. ReLU: two entries planted at the kink (0, 1e-9)\n"
+           "are reported as kinks. Softmax over the last axis, ranks 2 and 3, one\n"
+           "class. softmax_xent: the batch-mean loss against the logits.\n"
            "\n"
            "Exit status: 0 all rows passed, 1 a row failed, 2 usage error.\n");
 }
@@ -443,48 +446,100 @@ static void check_conv(gc_tally *tally, int want_1d, int want_2d)
     }
 }
 
-/* One Dense configuration. */
-typedef struct dense_case {
+/* One dropout configuration, from a preset. */
+typedef struct dropout_case {
     const char *label;
     const char *legend;
-    int torch;        /* 1: nnr_dense_torch ((out, in) weight), 0: nnr_dense_keras ((in, units) kernel) */
-    size_t units;
-    int use_bias;
-    nnr_shape shape;  /* last extent = in_features */
-} dense_case;
+    int torch;                  /* 1: nnr_dropout_torch, 0: nnr_dropout_keras */
+    double rate;
+    int inverted;
+    uint64_t offset;
+    nnr_shape noise_shape;      /* rank 0: None */
+    nnr_shape shape;
+} dropout_case;
 
-static const dense_case dense_cases[] = {
-    {"keras", "Keras Dense(3) on (4,5)", 0, 3, 1, {2, {4, 5}}},
-    {"torch", "PyTorch Linear(5, 3) on (4,5)", 1, 3, 1, {2, {4, 5}}},
-    {"keras-nobias", "Keras Dense(6, use_bias=False) on (3,7)", 0, 6, 0, {2, {3, 7}}},
-    {"keras-rank3", "Keras Dense(2) on (2,3,4): last axis, leading axes batch", 0, 2, 1, {3, {2, 3, 4}}},
-    {"torch-rank1", "PyTorch Linear(6, 2) on (6,)", 1, 2, 1, {1, {6}}},
+static const dropout_case dropout_cases[] = {
+    {"keras-0.5", "Keras Dropout(0.5), (4,6)", 0, 0.5, 1, 0, {0, {0}}, {2, {4, 6}}},
+    {"torch-0.2", "PyTorch Dropout(0.2), (3,2,5)", 1, 0.2, 1, 0, {0, {0}}, {3, {3, 2, 5}}},
+    {"classic", "classic scaling (document 002, Srivastava), rate 0.3, (4,6)", 0, 0.3, 0, 0, {0, {0}}, {2, {4, 6}}},
+    {"noise", "Keras Dropout(0.4, noise_shape=(2,1,1,3)), (2,3,2,3)", 0, 0.4, 1, 0, {4, {2, 1, 1, 3}},
+     {4, {2, 3, 2, 3}}},
+    {"offset", "PyTorch Dropout(0.5), counter offset 13 (a later batch), (3,7)", 1, 0.5, 1, 13, {0, {0}},
+     {2, {3, 7}}},
 };
 
-static void check_dense(gc_tally *tally)
+static void check_dropout(gc_tally *tally)
 {
-    for (size_t c = 0; c < sizeof dense_cases / sizeof dense_cases[0]; c++)
-        printf("config %-13s %s\n", dense_cases[c].label, dense_cases[c].legend);
-    printf("pass: forward + backward (dx, dw, db); x ~ N(0,1), w ~ 0.5 N(0,1), b ~ N(0,1); linear: no kinks\n\n");
+    for (size_t c = 0; c < sizeof dropout_cases / sizeof dropout_cases[0]; c++)
+        printf("config %-10s %s\n", dropout_cases[c].label, dropout_cases[c].legend);
+    printf("pass: training forward + backward with a fixed mask (same seed and offset each forward)\n\n");
     nnr_gc_print_header(stdout);
-    uint64_t seed = 9191;
-    for (size_t c = 0; c < sizeof dense_cases / sizeof dense_cases[0]; c++) {
-        const dense_case *dc = &dense_cases[c];
-        const size_t in = dc->shape.dims[dc->shape.rank - 1];
-        nnr_dense_params p = dc->torch ? nnr_dense_torch(in, dc->units) : nnr_dense_keras(in, dc->units);
-        p.use_bias = dc->use_bias;
+    uint64_t seed = 7171;
+    for (size_t c = 0; c < sizeof dropout_cases / sizeof dropout_cases[0]; c++) {
+        const dropout_case *dc = &dropout_cases[c];
+        nnr_dropout_params p = dc->torch ? nnr_dropout_torch(dc->rate) : nnr_dropout_keras(dc->rate);
+        p.inverted = dc->inverted;
+        p.seed = seed;
+        p.offset = dc->offset;
+        p.noise_shape = dc->noise_shape;
         nnr_gc_report report;
-        nnr_status st = nnr_gradcheck_dense(&p, &dc->shape, seed++, NULL, &report);
+        nnr_status st = nnr_gradcheck_dropout(&p, &dc->shape, seed++, NULL, &report);
         if (st.code != NNR_OK)
-            report_error("dense", dc->label, st, tally);
+            report_error("dropout", dc->label, st, tally);
         else
-            report_rows("dense", dc->label, &report, tally);
+            report_rows("dropout", dc->label, &report, tally);
+    }
+}
+
+static void check_activations(gc_tally *tally, int relu, int softmax, int xent)
+{
+    printf("config relu       ReLU on (4,6), standard normal with x[0] = 0 and x[1] = 1e-9 (kinks)\n"
+           "config r2/r3/k1   softmax over the last axis of (3,5), (2,3,4), (4,1)\n"
+           "config n4k10      xent = softmax_xent: the mean loss against logits (4,10) (after Dense(10)), random labels\n"
+           "config n3k3/n2k17 softmax_xent on (3,3) and (2,17)\n"
+           "pass: forward + backward\n\n");
+    nnr_gc_print_header(stdout);
+    nnr_gc_report report;
+    nnr_status st;
+    if (relu) {
+        const nnr_shape s = {2, {4, 6}};
+        st = nnr_gradcheck_relu(&s, NULL, 8181, NULL, &report);
+        if (st.code != NNR_OK)
+            report_error("relu", "relu", st, tally);
+        else
+            report_rows("relu", "relu", &report, tally);
+    }
+    if (softmax) {
+        static const struct {
+            const char *label;
+            nnr_shape shape;
+        } cases[] = {{"r2", {2, {3, 5}}}, {"r3", {3, {2, 3, 4}}}, {"k1", {2, {4, 1}}}};
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            st = nnr_gradcheck_softmax(&cases[c].shape, NULL, 8282 + c, NULL, &report);
+            if (st.code != NNR_OK)
+                report_error("softmax", cases[c].label, st, tally);
+            else
+                report_rows("softmax", cases[c].label, &report, tally);
+        }
+    }
+    if (xent) {
+        static const struct {
+            const char *label;
+            nnr_shape shape;
+        } cases[] = {{"n4k10", {2, {4, 10}}}, {"n3k3", {2, {3, 3}}}, {"n2k17", {2, {2, 17}}}};
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            st = nnr_gradcheck_softmax_xent(&cases[c].shape, NULL, NULL, 8383 + c, NULL, &report);
+            if (st.code != NNR_OK)
+                report_error("xent", cases[c].label, st, tally);
+            else
+                report_rows("xent", cases[c].label, &report, tally);
+        }
     }
 }
 
 int nnr_cmd_gradcheck(int argc, char **argv)
 {
-    int want_dense = 0;
+    int want_dropout = 0, want_relu = 0, want_softmax = 0, want_xent = 0;
     int want_groupnorm = 0, want_instancenorm = 0;
     int want_layernorm = 0, want_rmsnorm = 0;
     int want_batchnorm = 0;
@@ -500,7 +555,8 @@ int nnr_cmd_gradcheck(int argc, char **argv)
         if (!nnr_layer_known(argv[i]))
             return nnr_usage_error("gradcheck",
                                    "unknown layer '%s'; the layers are: batchnorm, layernorm, rmsnorm, groupnorm, "
-                                   "instancenorm, maxpool, avgpool, globalpool, conv1d, conv2d, dense.", argv[i]);
+                                   "instancenorm, maxpool, avgpool, globalpool, conv1d, conv2d, dropout, relu, softmax, "
+                                   "softmax_xent.", argv[i]);
         if (strcmp(argv[i], "batchnorm") == 0)
             want_batchnorm = 1;
         if (strcmp(argv[i], "layernorm") == 0)
@@ -521,12 +577,17 @@ int nnr_cmd_gradcheck(int argc, char **argv)
             want_conv1d = 1;
         if (strcmp(argv[i], "conv2d") == 0)
             want_conv2d = 1;
-        if (strcmp(argv[i], "dense") == 0)
-            want_dense = 1;
+        want_dropout |= strcmp(argv[i], "dropout") == 0;
+        want_relu |= strcmp(argv[i], "relu") == 0;
+        want_softmax |= strcmp(argv[i], "softmax") == 0;
+        want_xent |= strcmp(argv[i], "softmax_xent") == 0;
     }
     if (argc < 2)
         want_batchnorm = want_layernorm = want_rmsnorm = want_groupnorm = want_instancenorm = want_maxpool =
-            want_avgpool = want_globalpool = want_conv1d = want_conv2d = want_dense = 1;
+            want_avgpool = want_globalpool = want_conv1d = want_conv2d = 1;
+
+    if (argc < 2)
+        want_dropout = want_relu = want_softmax = want_xent = 1;
 
     gc_tally tally = {0, 0};
     if (want_batchnorm)
@@ -545,8 +606,10 @@ int nnr_cmd_gradcheck(int argc, char **argv)
         check_global_pooling(&tally);
     if (want_conv1d || want_conv2d)
         check_conv(&tally, want_conv1d, want_conv2d);
-    if (want_dense)
-        check_dense(&tally);
+    if (want_dropout)
+        check_dropout(&tally);
+    if (want_relu || want_softmax || want_xent)
+        check_activations(&tally, want_relu, want_softmax, want_xent);
     printf("gradcheck: %u passed, %u failed\n", tally.passed, tally.failed);
     return tally.failed == 0 ? NNR_EXIT_OK : NNR_EXIT_FAIL;
 }
