@@ -13,6 +13,7 @@
 #include "nnref/dropout.h"
 #include "nnref/activation.h"
 #include "nnref/conv.h"
+#include "nnref/dense.h"
 #include "nnref/io.h"
 #include "nnref/gradcheck.h"
 #include "nnref/model.h"

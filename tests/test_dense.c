@@ -25,7 +25,15 @@ static Suite *dense_suite(void)
     tcase_set_timeout(crosscheck, 120);
     tcase_set_timeout(shapes, 60);
 
+    tcase_set_timeout(numerics, 30);
+
+    dense_layer_add_reference(reference);
+    dense_layer_add_gradcheck(gradcheck);
+    dense_layer_add_shapes(shapes);
+    dense_layer_add_errors(errors);
+    dense_layer_add_numerics(numerics);
     dense_gemm_add_crosscheck(crosscheck);
+    dense_add_crosscheck(crosscheck);
 
     suite_add_tcase(s, reference);
     suite_add_tcase(s, gradcheck);

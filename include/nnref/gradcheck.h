@@ -34,6 +34,7 @@
 #include "nnref/dropout.h"
 #include "nnref/activation.h"
 #include "nnref/conv.h"
+#include "nnref/dense.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -369,6 +370,22 @@ nnr_status nnr_gradcheck_softmax_xent(const nnr_shape *shape, const double *logi
  */
 nnr_status nnr_gradcheck_conv(const nnr_conv_params *p, const nnr_shape *shape, uint64_t seed,
                               const nnr_gc_options *options, nnr_gc_report *report);
+
+/**
+ * Ready-made check of the double naive Dense kernels
+ * (nnr_dense_fwd_naive_f64(), nnr_dense_bwd_naive_f64()) on random data drawn
+ * from @p seed: tensors x, w and (with p->use_bias) b. Dense is linear in
+ * each of them, so no entry is a kink.
+ * @param[in]  p        Dense parameters (either weight layout, with or without bias).
+ * @param[in]  shape    input shape, any rank >= 1 (small shapes: every entry is checked).
+ * @param[in]  seed     seed of the random x, w and b.
+ * @param[in]  options  harness settings, or NULL for nnr_gc_defaults().
+ * @param[out] report   the per-tensor results.
+ * @return ::NNR_OK when the check ran (look at report->passed for the verdict);
+ *         an error naming the argument otherwise.
+ */
+nnr_status nnr_gradcheck_dense(const nnr_dense_params *p, const nnr_shape *shape, uint64_t seed,
+                               const nnr_gc_options *options, nnr_gc_report *report);
 
 /** @} */
 

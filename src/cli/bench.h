@@ -154,6 +154,7 @@ int bench_layernorm(bench_ctx *ctx);   /* bench_norm.c: LayerNorm and RMSNorm */
 int bench_groupnorm(bench_ctx *ctx);   /* bench_norm.c: GroupNorm and InstanceNorm */
 int bench_pooling(bench_ctx *ctx);     /* bench_pool.c: MaxPool and AvgPool */
 int bench_conv(bench_ctx *ctx);        /* bench_conv.c: Conv2D */
+int bench_dense(bench_ctx *ctx);       /* bench_dense.c: Dense and the AVX2 GEMM alone */
 
 /* ---- The FMA peak loop (bench_fma_avx2.c, built only with the AVX2 kernels) ---- */
 

@@ -53,6 +53,11 @@ const bench_family bench_families[] = {
      "Conv2D: 3x3 pad 1, 64 -> 64 channels, forward, backward-data, backward-weights\n"
      "and forward+backward on 8x64x56x56 (the issue's shape) and the cache-resident\n"
      "1x64x28x28; GFLOP/s and % of the same-run 1-thread FMA peak.\n"},
+    {{"dense", NULL}, bench_dense,
+     "Dense: 768 -> 768 forward, backward (dx, dW, db) and forward+backward on a\n"
+     "batch of 8192 and the cache-resident 64, PyTorch (nchw rows) and Keras (nhwc\n"
+     "rows) weights; the AVX2 GEMM alone on 64x3136x576 and 512x3136x576 (the\n"
+     "product of a 3x3 64 -> 64 convolution on 56x56); GFLOP/s and % of FMA peak.\n"},
 };
 const size_t bench_n_families = sizeof bench_families / sizeof bench_families[0];
 

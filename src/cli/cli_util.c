@@ -9,7 +9,7 @@
 #include "cli.h"
 
 const char *const nnr_cli_layers[] = {"batchnorm", "layernorm", "rmsnorm", "groupnorm", "instancenorm",
-                                      "conv1d", "conv2d", "dropout", "relu", "softmax", "softmax_xent",
+                                      "conv1d", "conv2d", "dropout", "relu", "softmax", "softmax_xent", "dense",
                                       "maxpool", "avgpool", "globalpool", NULL};
 
 int nnr_layer_known(const char *name)

@@ -18,7 +18,7 @@ static void print_help(void)
            "double-precision naive kernels (loss L = sum(out*g), g fixed random) and\n"
            "prints one row per checked tensor. Without LAYER, every layer is checked.\n"
            "Layers: batchnorm, layernorm, rmsnorm, groupnorm, instancenorm, maxpool,\n"
-           "avgpool, globalpool, conv1d, conv2d, dropout, relu, softmax, softmax_xent.\n"
+           "avgpool, globalpool, conv1d, conv2d, dropout, relu, softmax, softmax_xent, dense.\n"
            "BatchNorm configurations: training (closed-form and staged backward) and\n"
            "inference; channels_first and channels_last; ranks 2 and 4; ghost batches;\n"
            "batch renormalization with r and d clipped; no affine centre.\n"
@@ -34,6 +34,8 @@ static void print_help(void)
            "Convolution (conv1d, conv2d): x, w and b of Keras and PyTorch presets;\n"
            "stride 2, dilation 2, 'same' (odd pad at the end), explicit and causal\n"
            "padding, 1x1 without bias.\n"
+           "Dense: x, w and b in Keras (in, units) and PyTorch (out, in) weight layouts,\n"
+           "with and without bias, inputs of rank 1 to 3 (leading axes are batch).\n"
            "Dropout: Keras and PyTorch presets, classic scaling (document 002),\n"
            "noise_shape broadcasting, a counter offset; the mask is fixed (same seed),\n"
            "so dropout is linear in x. ReLU: two entries planted at the kink (0, 1e-9)\n"
@@ -446,6 +448,45 @@ static void check_conv(gc_tally *tally, int want_1d, int want_2d)
     }
 }
 
+/* One Dense configuration. */
+typedef struct dense_case {
+    const char *label;
+    const char *legend;
+    int torch;        /* 1: nnr_dense_torch ((out, in) weight), 0: nnr_dense_keras ((in, units) kernel) */
+    size_t units;
+    int use_bias;
+    nnr_shape shape;  /* last extent = in_features */
+} dense_case;
+
+static const dense_case dense_cases[] = {
+    {"keras", "Keras Dense(3) on (4,5)", 0, 3, 1, {2, {4, 5}}},
+    {"torch", "PyTorch Linear(5, 3) on (4,5)", 1, 3, 1, {2, {4, 5}}},
+    {"keras-nobias", "Keras Dense(6, use_bias=False) on (3,7)", 0, 6, 0, {2, {3, 7}}},
+    {"keras-rank3", "Keras Dense(2) on (2,3,4): last axis, leading axes batch", 0, 2, 1, {3, {2, 3, 4}}},
+    {"torch-rank1", "PyTorch Linear(6, 2) on (6,)", 1, 2, 1, {1, {6}}},
+};
+
+static void check_dense(gc_tally *tally)
+{
+    for (size_t c = 0; c < sizeof dense_cases / sizeof dense_cases[0]; c++)
+        printf("config %-13s %s\n", dense_cases[c].label, dense_cases[c].legend);
+    printf("pass: forward + backward (dx, dw, db); x ~ N(0,1), w ~ 0.5 N(0,1), b ~ N(0,1); linear: no kinks\n\n");
+    nnr_gc_print_header(stdout);
+    uint64_t seed = 9191;
+    for (size_t c = 0; c < sizeof dense_cases / sizeof dense_cases[0]; c++) {
+        const dense_case *dc = &dense_cases[c];
+        const size_t in = dc->shape.dims[dc->shape.rank - 1];
+        nnr_dense_params p = dc->torch ? nnr_dense_torch(in, dc->units) : nnr_dense_keras(in, dc->units);
+        p.use_bias = dc->use_bias;
+        nnr_gc_report report;
+        nnr_status st = nnr_gradcheck_dense(&p, &dc->shape, seed++, NULL, &report);
+        if (st.code != NNR_OK)
+            report_error("dense", dc->label, st, tally);
+        else
+            report_rows("dense", dc->label, &report, tally);
+    }
+}
+
 /* One dropout configuration, from a preset. */
 typedef struct dropout_case {
     const char *label;
@@ -539,6 +580,7 @@ static void check_activations(gc_tally *tally, int relu, int softmax, int xent)
 
 int nnr_cmd_gradcheck(int argc, char **argv)
 {
+    int want_dense = 0;
     int want_dropout = 0, want_relu = 0, want_softmax = 0, want_xent = 0;
     int want_groupnorm = 0, want_instancenorm = 0;
     int want_layernorm = 0, want_rmsnorm = 0;
@@ -556,7 +598,7 @@ int nnr_cmd_gradcheck(int argc, char **argv)
             return nnr_usage_error("gradcheck",
                                    "unknown layer '%s'; the layers are: batchnorm, layernorm, rmsnorm, groupnorm, "
                                    "instancenorm, maxpool, avgpool, globalpool, conv1d, conv2d, dropout, relu, softmax, "
-                                   "softmax_xent.", argv[i]);
+                                   "softmax_xent, dense.", argv[i]);
         if (strcmp(argv[i], "batchnorm") == 0)
             want_batchnorm = 1;
         if (strcmp(argv[i], "layernorm") == 0)
@@ -581,10 +623,12 @@ int nnr_cmd_gradcheck(int argc, char **argv)
         want_relu |= strcmp(argv[i], "relu") == 0;
         want_softmax |= strcmp(argv[i], "softmax") == 0;
         want_xent |= strcmp(argv[i], "softmax_xent") == 0;
+        if (strcmp(argv[i], "dense") == 0)
+            want_dense = 1;
     }
     if (argc < 2)
         want_batchnorm = want_layernorm = want_rmsnorm = want_groupnorm = want_instancenorm = want_maxpool =
-            want_avgpool = want_globalpool = want_conv1d = want_conv2d = 1;
+            want_avgpool = want_globalpool = want_conv1d = want_conv2d = want_dense = 1;
 
     if (argc < 2)
         want_dropout = want_relu = want_softmax = want_xent = 1;
@@ -606,6 +650,8 @@ int nnr_cmd_gradcheck(int argc, char **argv)
         check_global_pooling(&tally);
     if (want_conv1d || want_conv2d)
         check_conv(&tally, want_conv1d, want_conv2d);
+    if (want_dense)
+        check_dense(&tally);
     if (want_dropout)
         check_dropout(&tally);
     if (want_relu || want_softmax || want_xent)

@@ -17,6 +17,20 @@ static inline nnr_status nnr_need(const void *ptr, const char *name)
     return nnr_ok();
 }
 
+/* A kernel's scratch space: need floats (its _workspace_size() query's
+ * answer, named by query) at a non-NULL workspace; nothing when need is 0. */
+static inline nnr_status nnr_need_workspace(const void *workspace, size_t workspace_floats, size_t need,
+                                            const char *query)
+{
+    if (need == 0)
+        return nnr_ok();
+    if (workspace_floats < need)
+        return nnr_error(NNR_ERR_PARAM,
+                         "workspace_floats is %zu but this kernel needs %zu floats of workspace for these "
+                         "parameters and in_shape (ask %s())", workspace_floats, need, query);
+    return nnr_need(workspace, "workspace");
+}
+
 /* Runs one check of a sequence; returns its status from the caller on failure. */
 #define NNR_TRY(call) do { nnr_status st_ = (call); if (st_.code != NNR_OK) return st_; } while (0)
 

@@ -59,6 +59,9 @@ static void fill_naive(nnr_kernel_table *t)
     t->conv_workspace_size = nnr_conv_workspace_size_naive;
     t->conv_fwd = nnr_conv_fwd_naive;
     t->conv_bwd = nnr_conv_bwd_naive;
+    t->dense_workspace_size = nnr_dense_workspace_size_naive;
+    t->dense_fwd = nnr_dense_fwd_naive;
+    t->dense_bwd = nnr_dense_bwd_naive;
 }
 
 #ifdef NNR_HAVE_AVX2_BUILD
@@ -86,6 +89,9 @@ static void override_avx2(nnr_kernel_table *t)
     t->conv_workspace_size = nnr_conv_workspace_size_avx2;
     t->conv_fwd = nnr_conv_fwd_avx2;
     t->conv_bwd = nnr_conv_bwd_avx2;
+    t->dense_workspace_size = nnr_dense_workspace_size_avx2;
+    t->dense_fwd = nnr_dense_fwd_avx2;
+    t->dense_bwd = nnr_dense_bwd_avx2;
     t->dropout_fwd_train = nnr_dropout_fwd_train_avx2;
     t->dropout_fwd_infer = nnr_dropout_fwd_infer_avx2;
     t->dropout_bwd = nnr_dropout_bwd_avx2;

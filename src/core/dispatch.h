@@ -14,6 +14,7 @@
 #include "nnref/dropout.h"
 #include "nnref/activation.h"
 #include "nnref/conv.h"
+#include "nnref/dense.h"
 
 typedef struct nnr_kernel_table {
     nnr_impl impl;
@@ -46,6 +47,9 @@ typedef struct nnr_kernel_table {
     nnr_conv_workspace_fn conv_workspace_size;
     nnr_conv_fwd_fn conv_fwd;
     nnr_conv_bwd_fn conv_bwd;
+    nnr_dense_workspace_fn dense_workspace_size;
+    nnr_dense_fwd_fn dense_fwd;
+    nnr_dense_bwd_fn dense_bwd;
 } nnr_kernel_table;
 
 /* The table, filled at the first call. */
