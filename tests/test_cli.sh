@@ -8,7 +8,7 @@ NNREF=${NNREF_CLI:-${NNREF_BUILDDIR:-.}/src/cli/nnref}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nnref-cli.XXXXXX") || exit 99
 trap 'rm -rf "$TMP"' EXIT
 
-echo "1..21"
+echo "1..22"
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
@@ -93,6 +93,17 @@ if [ "$(rc gc_pool)" = 0 ] && [ "$pool_rows" = "$pool_passed" ] && [ "${pool_row
     ok "gradcheck maxpool avgpool globalpool exits 0 with 35 rows, all PASS"
 else
     not_ok "gradcheck maxpool avgpool globalpool exits 0, N = rows = 35, all PASS" "rows=$pool_rows passed=$pool_passed"; show gc_pool
+fi
+
+run gc_conv gradcheck conv1d conv2d
+conv_rows=$(grep -Ec '^(conv1d|conv2d) ' "$TMP/gc_conv.out")
+conv_passed=$(tail -n 1 "$TMP/gc_conv.out" | sed -n 's/^gradcheck: \([0-9]*\) passed, 0 failed$/\1/p')
+# 4 Conv1D + 5 Conv2D configurations, rows x, w and b (2 without bias: causal and 1x1): 9*3 - 2
+if [ "$(rc gc_conv)" = 0 ] && [ "$conv_rows" = "$conv_passed" ] && [ "${conv_rows:-0}" = 25 ] \
+   && [ "$(grep -Ec '^(conv1d|conv2d) .* PASS' "$TMP/gc_conv.out")" = 25 ]; then
+    ok "gradcheck conv1d conv2d exits 0 with 25 rows, all PASS"
+else
+    not_ok "gradcheck conv1d conv2d exits 0, N = rows = 25, all PASS" "rows=$conv_rows passed=$conv_passed"; show gc_conv
 fi
 
 run gc_bad gradcheck nosuchlayer
