@@ -44,6 +44,7 @@
 #endif
 
 #include <immintrin.h>
+#include <stdint.h>
 #include <string.h>
 #include "conv_internal.h"
 #include "gemm/gemm.h"
@@ -78,13 +79,16 @@ static size_t max_size(size_t a, size_t b)
     return a > b ? a : b;
 }
 
-static void make_plan(const conv_view *v, conv_plan *pl)
+static nnr_status make_plan(const conv_view *v, conv_plan *pl)
 {
     const conv_axis *ah = &v->axis[0], *aw = &v->axis[1];
-    pl->k = v->cin * v->taps;
+    pl->k = v->cin * v->taps;           /* divides w_count: fits */
     pl->direct = v->taps == 1 && ah->stride == 1 && aw->stride == 1 && ah->pad_before == 0 &&
                  aw->pad_before == 0 && ah->out == ah->in && aw->out == aw->in;
-    const size_t row_floats = pl->k * aw->out;
+    size_t row_floats;
+    if (!nnr_size_mul(pl->k, aw->out, &row_floats))
+        return nnr_error(NNR_ERR_OVERFLOW, "one output row's im2col block (C_in x taps x out_w = %zu x %zu) has more "
+                                           "floats than size_t holds", pl->k, aw->out);
     size_t rows = row_floats >= CONV_COL_BLOCK_FLOATS ? 1 : CONV_COL_BLOCK_FLOATS / row_floats;
     if (rows > ah->out)
         rows = ah->out;
@@ -102,6 +106,9 @@ static void make_plan(const conv_view *v, conv_plan *pl)
     const size_t dx = max_size(nnr_sgemm_avx2_workspace_floats(pl->k, pb, v->cout),
                                nnr_sgemm_avx2_workspace_floats(pb, pl->k, v->cout));
     pl->gemm_floats = max_size(fwd, max_size(dw, dx));
+    if (pl->gemm_floats > SIZE_MAX / sizeof(float) - pl->col_floats)
+        return nnr_error(NNR_ERR_OVERFLOW, "the AVX2 convolution's workspace has more bytes than size_t holds");
+    return nnr_ok();
 }
 
 nnr_status nnr_conv_workspace_size_avx2(const nnr_conv_params *p, const nnr_shape *in_shape, size_t *floats)
@@ -113,7 +120,9 @@ nnr_status nnr_conv_workspace_size_avx2(const nnr_conv_params *p, const nnr_shap
     if (floats == NULL)
         return nnr_error(NNR_ERR_NULL, "floats is NULL");
     conv_plan pl;
-    make_plan(&v, &pl);
+    st = make_plan(&v, &pl);
+    if (st.code != NNR_OK)
+        return st;
     *floats = pl.col_floats + pl.gemm_floats;
     return nnr_ok();
 }
@@ -345,7 +354,9 @@ nnr_status nnr_conv_fwd_avx2(const nnr_conv_params *p, const nnr_shape *in_shape
     if (st.code != NNR_OK)
         return st;
     conv_plan pl;
-    make_plan(&v, &pl);
+    st = make_plan(&v, &pl);
+    if (st.code != NNR_OK)
+        return st;
     st = nnr_conv_check_fwd(p, in_shape, x, w, b, y, workspace, workspace_floats, pl.col_floats + pl.gemm_floats, &v);
     if (st.code != NNR_OK)
         return st;
@@ -437,7 +448,9 @@ nnr_status nnr_conv_bwd_avx2(const nnr_conv_params *p, const nnr_shape *in_shape
     if (st.code != NNR_OK)
         return st;
     conv_plan pl;
-    make_plan(&v, &pl);
+    st = make_plan(&v, &pl);
+    if (st.code != NNR_OK)
+        return st;
     st = nnr_conv_check_bwd(p, in_shape, x, w, dy, dx, dw, db, workspace, workspace_floats,
                             pl.col_floats + pl.gemm_floats, &v);
     if (st.code != NNR_OK)
