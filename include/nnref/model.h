@@ -123,6 +123,8 @@
 #include "nnref/pool.h"
 #include "nnref/conv.h"
 #include "nnref/dropout.h"
+#include "nnref/dense.h"
+#include "nnref/activation.h"
 #include "nnref/gradcheck.h"
 
 #ifdef __cplusplus
@@ -304,6 +306,18 @@ nnr_status nnr_model_add_conv(nnr_model *model, const nnr_conv_params *p);
  * @param p      parameters (see nnr_dropout_keras(), nnr_dropout_torch()).
  * @return see above. */
 nnr_status nnr_model_add_dropout(nnr_model *model, const nnr_dropout_params *p);
+/** Adds Dense on the last axis: tensors kernel (Glorot-uniform, fan_in =
+ *  in_features, fan_out = units, in either weight layout) and bias (zeros)
+ *  when p->use_bias. No activation: add ReLU as its own layer; a final
+ *  softmax is part of the loss.
+ * @param model  the model.
+ * @param p      parameters (see nnr_dense_keras(), nnr_dense_torch()).
+ * @return see above. */
+nnr_status nnr_model_add_dense(nnr_model *model, const nnr_dense_params *p);
+/** Adds ReLU (backward reads the forward's output).
+ * @param model  the model.
+ * @return see above. */
+nnr_status nnr_model_add_relu(nnr_model *model);
 /** Adds Flatten: (N, d1, d2, ...) → (N, d1·d2·...), row-major (Keras
  *  Flatten on channels_last data, PyTorch nn.Flatten on channels_first
  *  data: each flattens the memory order it has).
@@ -389,6 +403,17 @@ nnr_status nnr_model_forward_f64(nnr_model *model, size_t n, const double *x, in
  * @param model  the model.
  * @return a pointer into the model. */
 const void *nnr_model_output(const nnr_model *model);
+/**
+ * An activation of the last forward: @p i = 0 is the input, @p i = k the
+ * output of layer k − 1 (so i = number of layers is the model's output).
+ * For looking inside a model (histograms, statistics), not for changing it.
+ * @param[in]  model  the model.
+ * @param[in]  i      0..number of layers.
+ * @param[out] shape  its shape with the last forward's batch (may be NULL).
+ * @return a pointer into the model (model precision), or NULL before the
+ *         first forward or for @p i out of range.
+ */
+const void *nnr_model_activation(const nnr_model *model, size_t i, nnr_shape *shape);
 /**
  * Back-propagates dL/d(output) @p dy through the last training forward,
  * writing every trainable tensor's grad and the input gradient

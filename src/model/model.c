@@ -50,8 +50,10 @@ static void free_buffers(nnr_model *m)
     free(m->grad[0]);
     free(m->grad[1]);
     free(m->dout);
+    free(m->dout_scaled);
     free(m->work);
-    m->grad[0] = m->grad[1] = m->dout = m->work = NULL;
+    m->grad[0] = m->grad[1] = m->dout = m->dout_scaled = m->work = NULL;
+    m->has_dout = 0;
     m->work_bytes = 0;
     m->built = 0;
     m->n = 0;
@@ -183,6 +185,18 @@ nnr_status nnr_model_add_conv(nnr_model *model, const nnr_conv_params *p)
 nnr_status nnr_model_add_dropout(nnr_model *model, const nnr_dropout_params *p)
 {
     return ADD_KIND(model, dropout, p, 0);
+}
+
+nnr_status nnr_model_add_dense(nnr_model *model, const nnr_dense_params *p)
+{
+    return ADD_KIND(model, dense, p, 0);
+}
+
+nnr_status nnr_model_add_relu(nnr_model *model)
+{
+    NNR_TRY(nnr_need(model, "model"));
+    return nnr_model_add_layer(model, model->dtype == NNR_FLOAT64 ? &nnr_model_relu_ops_f64 : &nnr_model_relu_ops,
+                               NULL, 0);
 }
 
 nnr_status nnr_model_add_flatten(nnr_model *model)
@@ -343,8 +357,10 @@ static nnr_status build(nnr_model *m, const nnr_shape *in_shape, uint64_t seed)
     m->grad[0] = calloc(batch * largest, m->elem);
     m->grad[1] = calloc(batch * largest, m->elem);
     m->dout = calloc(batch * m->act_count[m->n_layers], m->elem);
+    m->dout_scaled = calloc(batch * m->act_count[m->n_layers], m->elem);
     m->work = m->work_bytes > 0 ? malloc(m->work_bytes) : NULL;
-    if (m->grad[0] == NULL || m->grad[1] == NULL || m->dout == NULL || (m->work_bytes > 0 && m->work == NULL))
+    if (m->grad[0] == NULL || m->grad[1] == NULL || m->dout == NULL || m->dout_scaled == NULL ||
+        (m->work_bytes > 0 && m->work == NULL))
         return nnr_error(NNR_ERR_NOMEM, "cannot allocate the gradient buffers (%zu values)", batch * largest);
 
     size_t t = 0;
@@ -472,6 +488,7 @@ nnr_status nnr_model_run_forward(nnr_model *m, size_t n, int training)
     m->n = n;
     m->trained_forward = training;
     m->has_input_grad = 0;
+    m->has_dout = 0;
     return nnr_ok();
 }
 
@@ -513,6 +530,15 @@ const void *nnr_model_output(const nnr_model *model)
     if (model == NULL || !model->built || model->n == 0)
         return NULL;
     return model->act[model->n_layers];
+}
+
+const void *nnr_model_activation(const nnr_model *model, size_t i, nnr_shape *shape)
+{
+    if (model == NULL || !model->built || model->n == 0 || i > model->n_layers)
+        return NULL;
+    if (shape != NULL)
+        *shape = nnr_model_batch(i == 0 ? &model->in_shape : &model->layers[i - 1]->out_shape, model->n);
+    return model->act[i];
 }
 
 /* Back-propagates dy (the output's gradient for the last forward). */
@@ -559,28 +585,4 @@ const void *nnr_model_input_grad(const nnr_model *model)
     if (model == NULL || !model->has_input_grad)
         return NULL;
     return model->grad[0];
-}
-
-/* ---- Loss ------------------------------------------------------------------------- */
-
-/* The fused softmax + sparse categorical cross-entropy kernel comes with
- * include/nnref/activation.h (issue 5); until it is in the library the loss
- * entry points say so instead of computing anything. */
-nnr_status nnr_model_loss(nnr_model *model, const int32_t *labels, int grad, double *loss, size_t *correct)
-{
-    (void)model;
-    (void)labels;
-    (void)grad;
-    (void)loss;
-    (void)correct;
-    return nnr_error(NNR_ERR_UNSUPPORTED, "the loss needs the softmax cross-entropy kernel of "
-                     "include/nnref/activation.h, which this build does not have yet");
-}
-
-nnr_status nnr_model_backward_loss(nnr_model *model, double scale)
-{
-    (void)model;
-    (void)scale;
-    return nnr_error(NNR_ERR_UNSUPPORTED, "the loss needs the softmax cross-entropy kernel of "
-                     "include/nnref/activation.h, which this build does not have yet");
 }

@@ -45,6 +45,8 @@ NNR_MODEL_DECLARE_OPS(flatten);
 NNR_MODEL_DECLARE_OPS(reshape);
 NNR_MODEL_DECLARE_OPS(conv);
 NNR_MODEL_DECLARE_OPS(dropout);
+NNR_MODEL_DECLARE_OPS(dense);
+NNR_MODEL_DECLARE_OPS(relu);
 
 /* Most layers a model holds. */
 #define NNR_MODEL_MAX_LAYERS 64
@@ -60,6 +62,8 @@ struct nnr_model {
     size_t act_count[NNR_MODEL_MAX_LAYERS + 1]; /* elements per sample */
     void *grad[2];                        /* ping-pong gradient buffers, the largest activation */
     void *dout;                           /* the loss' gradient with respect to the output */
+    void *dout_scaled;                    /* dout times nnr_model_backward_loss's scale */
+    int has_dout;                         /* 1 once nnr_model_loss computed dout for the last forward */
     void *work;                           /* scratch shared by the layers */
     size_t work_bytes;
     size_t n;                             /* batch of the last forward (0: none yet) */
@@ -75,6 +79,15 @@ struct nnr_model {
 nnr_status nnr_model_run_forward(nnr_model *m, size_t n, int training);
 nnr_status nnr_model_run_backward(nnr_model *m, const void *dy);
 nnr_status nnr_model_check_run(const nnr_model *m, nnr_dtype dtype, size_t n, const void *x);
+
+/* loss.c, one per build. */
+nnr_status nnr_model_loss_real(nnr_model *m, const int32_t *labels, int grad, double *loss, size_t *correct);
+nnr_status nnr_model_loss_real_f64(nnr_model *m, const int32_t *labels, int grad, double *loss, size_t *correct);
+nnr_status nnr_model_backward_loss_real(nnr_model *m, double scale);
+nnr_status nnr_model_backward_loss_real_f64(nnr_model *m, double scale);
+
+/* optimizer.c: the model an optimizer updates. */
+nnr_model *nnr_optimizer_model(const nnr_optimizer *opt);
 
 /* in with the first dimension replaced by n. */
 static inline nnr_shape nnr_model_batch(const nnr_shape *in, size_t n)

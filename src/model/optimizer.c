@@ -235,3 +235,8 @@ uint64_t nnr_optimizer_steps(const nnr_optimizer *opt)
 {
     return opt == NULL ? 0 : opt->t;
 }
+
+nnr_model *nnr_optimizer_model(const nnr_optimizer *opt)
+{
+    return opt->model;
+}
