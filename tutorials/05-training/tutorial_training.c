@@ -1,0 +1,295 @@
+/*
+ * nnref tutorial 05: training the networks of document 003 on Fashion-MNIST.
+ *
+ * Read it top to bottom, or step through it in gdb (see README.md beside it):
+ *
+ *   build_network()      document 003's three networks, Conv2D(10, 3x3) ->
+ *                        GroupNorm(groups=5) / InstanceNorm / LayerNorm(axis=1)
+ *                        -> Flatten -> Dense(128, relu) -> Dropout(0.2) ->
+ *                        Dense(10, softmax), and the same with BatchNorm, as
+ *                        nnref models (include/nnref/model.h);
+ *   part_summaries()     their layers, shapes and parameter counts, derived by
+ *                        hand in the README and asserted with --check;
+ *   part_training()      one epoch of each on the 60,000 training images with
+ *                        Adam and sparse categorical cross-entropy (batch 32),
+ *                        then loss and accuracy on the 10,000 test images;
+ *                        curves every 25 batches (figure training-curves.png);
+ *                        for the BatchNorm network, the batch statistics of
+ *                        the conv output against BatchNorm's running estimates
+ *                        (figure training-bn-stats.png); after training,
+ *                        histograms of the activations before and after each
+ *                        network's normalization (figure training-histograms.png).
+ *                        Needs the Debian package dataset-fashion-mnist.
+ *
+ * Usage:
+ *   tutorial_training                    print the transcript (trains: minutes)
+ *   tutorial_training --datadir DIR      also write the figures' data files
+ *   tutorial_training --check            assert the structural numbers as TAP;
+ *                                        training is skipped (tests/test_model
+ *                                        trains the GroupNorm network on 2,000
+ *                                        images in make check)
+ *
+ * Only the public API (nnref.h) is used. The float models call the
+ * dispatching kernels, so the numbers of part_training() depend (in their
+ * last digits, and through them the whole trajectory) on whether the AVX2 or
+ * the naive kernels ran: NNREF_IMPL=naive gives another, equally valid run.
+ */
+#define TUTORIAL_NAME "tutorial_training"
+#include "../common/tutorial_util.h"
+
+enum { NET_GROUP, NET_INSTANCE, NET_LAYER, NET_BATCH, N_NETS };
+static const char *const net_names[N_NETS] = {"groupnorm", "instancenorm", "layernorm", "batchnorm"};
+
+#define BATCH 32
+#define CURVE_EVERY 25
+
+/* Conv2D(10, 3x3, valid) -> <norm> -> Flatten -> Dense(128) -> ReLU ->
+ * Dropout(0.2) -> Dense(10): the softmax of document 003's last layer is
+ * part of the loss here (model.h, "Loss"). channels_last, as the notebook. */
+static nnr_model *build_network(int which, uint64_t seed)
+{
+    nnr_model *m;
+    must(nnr_model_new(&m, NNR_FLOAT32), "nnr_model_new");
+    const nnr_conv_params conv = nnr_conv_keras(2, 1, 10, 3);
+    must(nnr_model_add_conv(m, &conv), "nnr_model_add_conv");
+    if (which == NET_GROUP) {
+        /* tfa.layers.GroupNormalization(groups=5, axis=3) */
+        const nnr_groupnorm_params p = nnr_groupnorm_keras(5);
+        must(nnr_model_add_groupnorm(m, &p), "nnr_model_add_groupnorm");
+    } else if (which == NET_INSTANCE) {
+        /* tfa.layers.InstanceNormalization(axis=3): GroupNorm with one group per channel */
+        const nnr_instancenorm_params p = nnr_instancenorm_keras();
+        must(nnr_model_add_instancenorm(m, &p, 0), "nnr_model_add_instancenorm");
+    } else if (which == NET_LAYER) {
+        /* tf.keras.layers.LayerNormalization(axis=1): statistics over the
+         * 26 rows of each (column, channel), gamma and beta of shape (26,) */
+        nnr_layernorm_params p = nnr_layernorm_keras();
+        p.axes[0] = 1;
+        must(nnr_model_add_layernorm(m, &p), "nnr_model_add_layernorm");
+    } else {
+        /* tf.keras.layers.BatchNormalization(): momentum 0.99, epsilon 1e-3 */
+        const nnr_batchnorm_params p = nnr_batchnorm_keras();
+        must(nnr_model_add_batchnorm(m, &p), "nnr_model_add_batchnorm");
+    }
+    const nnr_dense_params d1 = nnr_dense_keras(26 * 26 * 10, 128), d2 = nnr_dense_keras(128, 10);
+    const nnr_dropout_params drop = nnr_dropout_keras(0.2);
+    must(nnr_model_add_flatten(m), "nnr_model_add_flatten");
+    must(nnr_model_add_dense(m, &d1), "nnr_model_add_dense");
+    must(nnr_model_add_relu(m), "nnr_model_add_relu");
+    must(nnr_model_add_dropout(m, &drop), "nnr_model_add_dropout");
+    must(nnr_model_add_dense(m, &d2), "nnr_model_add_dense");
+    const nnr_shape in = {4, {BATCH, 28, 28, 1}};
+    must(nnr_model_build(m, &in, seed), "nnr_model_build");
+    return m;
+}
+
+/* ---------------------------------------------------------------------- */
+/* 1. The four networks                                                   */
+/* ---------------------------------------------------------------------- */
+
+static void part_summaries(checks *ck)
+{
+    printf("== 1. Document 003's networks, and the same with BatchNorm ==\n\n");
+    /* Parameters by hand (README): conv 3*3*1*10 + 10 = 100; GroupNorm,
+     * InstanceNorm, BatchNorm gamma and beta per channel 2*10 = 20;
+     * LayerNorm(axis=1) per row 2*26 = 52; Dense 6760*128 + 128 = 865,408;
+     * Dense 128*10 + 10 = 1,290. */
+    const size_t norm_params[N_NETS] = {20, 20, 52, 20};
+    for (int k = 0; k < N_NETS; k++) {
+        nnr_model *m = build_network(k, 1);
+        printf("-- %s network --\n", net_names[k]);
+        nnr_model_summary(m, stdout);
+        printf("\n");
+        char what[96];
+        snprintf(what, sizeof what, "%s network: trainable parameters 100 + %zu + 865408 + 1290", net_names[k],
+                 norm_params[k]);
+        check_close(ck, what, (double)nnr_model_param_count(m), (double)(100 + norm_params[k] + 865408 + 1290), 0);
+        nnr_shape out;
+        must(nnr_model_output_shape(m, &out), "nnr_model_output_shape");
+        snprintf(what, sizeof what, "%s network: output (32, 10) logits", net_names[k]);
+        check_true(ck, what, out.rank == 2 && out.dims[0] == BATCH && out.dims[1] == 10);
+        nnr_model_free(m);
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* 2. Training                                                            */
+/* ---------------------------------------------------------------------- */
+
+/* What the callbacks record while a network trains. */
+typedef struct recorder {
+    FILE *curve;        /* samples seen, running loss, running accuracy */
+    FILE *bn_stats;     /* BatchNorm network only: batch vs running statistics */
+    size_t epoch_batches;
+} recorder;
+
+static int on_batch(nnr_model *m, const nnr_epoch_stats *s, void *user)
+{
+    recorder *r = user;
+    if (r->curve != NULL && (s->batches % CURVE_EVERY == 0 || s->batches == r->epoch_batches))
+        fprintf(r->curve, "%zu %.6f %.6f\n", s->samples, s->loss, s->accuracy);
+    if (r->bn_stats != NULL && (s->batches % 10 == 0 || s->batches == 1)) {
+        /* The batch statistics BatchNorm just normalized with, computed
+         * here from its input (the conv output, activation 1), against its
+         * running estimates after this batch's update. Channel 0 and 5. */
+        nnr_shape shape;
+        const float *a = nnr_model_activation(m, 1, &shape);
+        nnr_layer *bn = nnr_model_layer(m, 1);
+        const float *rmean = NULL, *rvar = NULL;
+        for (size_t k = 0; k < bn->n_state; k++) {
+            if (strcmp(bn->state[k].name, "running_mean") == 0)
+                rmean = bn->state[k].data;
+            if (strcmp(bn->state[k].name, "running_var") == 0)
+                rvar = bn->state[k].data;
+        }
+        const size_t c_all = shape.dims[3], cells = shape.dims[0] * shape.dims[1] * shape.dims[2];
+        fprintf(r->bn_stats, "%zu", s->batches);
+        for (size_t c = 0; c < c_all; c += 5) {
+            double mean = 0.0, var = 0.0;
+            for (size_t i = 0; i < cells; i++)
+                mean += a[i * c_all + c];
+            mean /= (double)cells;
+            for (size_t i = 0; i < cells; i++)
+                var += (a[i * c_all + c] - mean) * (a[i * c_all + c] - mean);
+            var /= (double)cells;
+            fprintf(r->bn_stats, " %.6f %.6f %.6f %.6f", mean, rmean[c], var, rvar[c]);
+        }
+        fprintf(r->bn_stats, "\n");
+    }
+    return 0;
+}
+
+/* Histogram of n values into bins over [lo, hi), with under/overflow in the
+ * end bins; one line per bin: centre, fraction. */
+static void histogram(FILE *f, const float *v, size_t n, size_t stride, size_t offset, double lo, double hi)
+{
+    enum { BINS = 60 };
+    size_t count[BINS] = {0};
+    for (size_t i = offset; i < n; i += stride) {
+        long b = (long)floor((v[i] - lo) / (hi - lo) * BINS);
+        b = b < 0 ? 0 : (b >= BINS ? BINS - 1 : b);
+        count[b]++;
+    }
+    const double total = (double)((n - offset + stride - 1) / stride);
+    for (int b = 0; b < BINS; b++)
+        fprintf(f, "%.4f %.6f\n", lo + (b + 0.5) * (hi - lo) / BINS, count[b] / total);
+    fprintf(f, "\n\n");
+}
+
+static float *load_images(const char *name, size_t *n)
+{
+    nnr_idx idx;
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", NNR_FASHION_MNIST_DIR, name);
+    must(nnr_idx_read(path, &idx), path);
+    *n = idx.dims[0];
+    float *x = must_alloc(idx.count * sizeof *x);
+    /* x_train / 255.0, as the notebook */
+    for (size_t i = 0; i < idx.count; i++)
+        x[i] = (float)idx.data[i] / 255.0f;
+    nnr_idx_free(&idx);
+    return x;
+}
+
+static int32_t *load_labels(const char *name)
+{
+    nnr_idx idx;
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", NNR_FASHION_MNIST_DIR, name);
+    must(nnr_idx_read(path, &idx), path);
+    int32_t *y = must_alloc(idx.count * sizeof *y);
+    for (size_t i = 0; i < idx.count; i++)
+        y[i] = idx.data[i];
+    nnr_idx_free(&idx);
+    return y;
+}
+
+static void part_training(checks *ck, const char *datadir)
+{
+    printf("== 2. One epoch of each network on Fashion-MNIST (Adam, batch %d) ==\n\n", BATCH);
+    if (ck->enabled) {
+        printf("(skipped with --check: training takes minutes; tests/test_model trains the GroupNorm\n"
+               " network on 2,000 images in make check)\n");
+        check_skip(ck, "one epoch of the four networks", "training is not part of --check");
+        return;
+    }
+    FILE *probe = fopen(NNR_FASHION_MNIST_DIR "/train-images-idx3-ubyte.gz", "rb");
+    if (probe == NULL) {
+        printf("(skipped: %s is absent; apt-get install dataset-fashion-mnist)\n", NNR_FASHION_MNIST_DIR);
+        return;
+    }
+    fclose(probe);
+    size_t n_train, n_test;
+    float *x = load_images("train-images-idx3-ubyte.gz", &n_train);
+    float *xt = load_images("t10k-images-idx3-ubyte.gz", &n_test);
+    int32_t *y = load_labels("train-labels-idx1-ubyte.gz");
+    int32_t *yt = load_labels("t10k-labels-idx1-ubyte.gz");
+    const nnr_dataset train = {x, y, n_train, {3, {28, 28, 1}}};
+    const nnr_dataset test = {xt, yt, n_test, {3, {28, 28, 1}}};
+    FILE *hist = datadir != NULL ? open_data_file(datadir, "histograms.dat") : NULL;
+
+    printf("%-14s %10s %10s %10s %10s %9s\n", "network", "train loss", "train acc", "test loss", "test acc",
+           "seconds");
+    for (int k = 0; k < N_NETS; k++) {
+        nnr_model *m = build_network(k, 2026);
+        nnr_optimizer *opt;
+        const nnr_optimizer_params adam = nnr_adam_keras();
+        must(nnr_optimizer_new(&opt, &adam, m), "nnr_optimizer_new");
+        char name[64];
+        recorder r = {NULL, NULL, (n_train + BATCH - 1) / BATCH};
+        if (datadir != NULL) {
+            snprintf(name, sizeof name, "curve_%s.dat", net_names[k]);
+            r.curve = open_data_file(datadir, name);
+            if (k == NET_BATCH)
+                r.bn_stats = open_data_file(datadir, "bn_stats.dat");
+        }
+        nnr_fit_options o = nnr_fit_defaults();
+        o.batch_size = BATCH;
+        o.seed = 7;
+        o.verbose = 0;   /* the transcript is a file: the table below says it all */
+        o.on_batch = on_batch;
+        o.user = &r;
+        nnr_epoch_stats h;
+        must(nnr_model_fit(m, opt, &train, &o, &h, NULL), "nnr_model_fit");
+        double loss, acc;
+        must(nnr_model_evaluate(m, &test, BATCH, &loss, &acc), "nnr_model_evaluate");
+        printf("%-14s %10.4f %10.4f %10.4f %10.4f %9.1f\n", net_names[k], h.loss, h.accuracy, loss, acc, h.seconds);
+        if (r.curve != NULL)
+            fclose(r.curve);
+        if (r.bn_stats != NULL)
+            fclose(r.bn_stats);
+
+        /* Activations before (conv output, activation 1) and after (activation 2)
+         * the normalization, inference mode, the first 32 test images; every
+         * channel pooled. One block per (network, before/after). */
+        if (hist != NULL) {
+            must(nnr_model_forward(m, BATCH, xt, 0), "nnr_model_forward");
+            nnr_shape s;
+            const float *before = nnr_model_activation(m, 1, &s);
+            size_t count = 1;
+            for (size_t i = 0; i < s.rank; i++)
+                count *= s.dims[i];
+            histogram(hist, before, count, 1, 0, -3.0, 3.0);
+            histogram(hist, nnr_model_activation(m, 2, NULL), count, 1, 0, -3.0, 3.0);
+        }
+        nnr_optimizer_free(opt);
+        nnr_model_free(m);
+    }
+    if (hist != NULL)
+        fclose(hist);
+    free(x);
+    free(xt);
+    free(y);
+    free(yt);
+}
+
+int main(int argc, char **argv)
+{
+    checks ck;
+    const char *datadir;
+    tutorial_parse_args(argc, argv, &ck, &datadir);
+    printf("nnref tutorial 05: training document 003's networks (impl: %s)\n\n", nnr_impl_name());
+    part_summaries(&ck);
+    part_training(&ck, datadir);
+    return tutorial_finish(&ck);
+}
