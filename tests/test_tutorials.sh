@@ -16,7 +16,7 @@ status=0
 out=$(mktemp) || exit 1
 trap 'rm -f "$out"' EXIT
 for prog in 01-batchnorm/tutorial_batchnorm 02-normalization/tutorial_normalization \
-            03-pooling/tutorial_pooling 05-training/tutorial_training; do
+            03-pooling/tutorial_pooling 05-training/tutorial_training 06-batch-size/tutorial_batch_size; do
     "$BUILDDIR/tutorials/$prog" --check >>"$out" || status=1
 done
 awk '
