@@ -155,6 +155,7 @@ int bench_groupnorm(bench_ctx *ctx);   /* bench_norm.c: GroupNorm and InstanceNo
 int bench_pooling(bench_ctx *ctx);     /* bench_pool.c: MaxPool and AvgPool */
 int bench_conv(bench_ctx *ctx);        /* bench_conv.c: Conv2D */
 int bench_dense(bench_ctx *ctx);       /* bench_dense.c: Dense and the AVX2 GEMM alone */
+int bench_dropout(bench_ctx *ctx);     /* bench_dropout.c: Dropout and ReLU */
 
 /* ---- The FMA peak loop (bench_fma_avx2.c, built only with the AVX2 kernels) ---- */
 

@@ -58,6 +58,9 @@ const bench_family bench_families[] = {
      "batch of 8192 and the cache-resident 64, PyTorch (nchw rows) and Keras (nhwc\n"
      "rows) weights; the AVX2 GEMM alone on 64x3136x576 and 512x3136x576 (the\n"
      "product of a 3x3 64 -> 64 convolution on 56x56); GFLOP/s and % of FMA peak.\n"},
+    {{"dropout", "relu", NULL}, bench_dropout,
+     "Dropout (rate 0.5, training, mask saved) and ReLU: forward and forward+backward\n"
+     "on 32x64x56x56 and the cache-resident 8x64x14x14 (elementwise: one layout).\n"},
 };
 const size_t bench_n_families = sizeof bench_families / sizeof bench_families[0];
 
