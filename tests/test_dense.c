@@ -25,7 +25,7 @@ static Suite *dense_suite(void)
     tcase_set_timeout(crosscheck, 120);
     tcase_set_timeout(shapes, 60);
 
-    tcase_set_timeout(numerics, 30);
+    tcase_set_timeout(numerics, 60);
 
     dense_layer_add_reference(reference);
     dense_layer_add_gradcheck(gradcheck);

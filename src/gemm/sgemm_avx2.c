@@ -10,10 +10,11 @@
  *
  *   for jc over n in steps of NC           B panel  KC x NC   (L3)
  *     for pc over k in steps of kc         one rank-kc update of C
- *       pack B[pc.., jc..] into NR-column micro-panels
+ *       pack B[pc.., jc..] into NR-column micro-panels (m > MC)
  *       for ic over m in steps of MC       A block  MC x KC   (L2)
  *         pack A[ic.., pc..] into MR-row micro-panels
  *         for jr over the panel by NR      B micro-panel KC x NR (L1)
+ *           (m <= MC: pack this B micro-panel now, see the loops below)
  *           for ir over the block by MR    A micro-panel MR x KC (streamed)
  *             micro-kernel: a 6x16 tile of C += A micro-panel · B micro-panel
  *
@@ -306,13 +307,22 @@ void nnr_sgemm_avx2(size_t m, size_t n, size_t k,
             const size_t kc = min_size(kc_max, k - pc);
             /* The first block overwrites C unless the caller accumulates. */
             const int add = accumulate || pc > 0;
-            pack_b(kc, nc, b + (ptrdiff_t)pc * b_rs + (ptrdiff_t)jc * b_cs, b_rs, b_cs, b_panel);
+            const float *b_src = b + (ptrdiff_t)pc * b_rs + (ptrdiff_t)jc * b_cs;
+            /* With one A block (m <= MC) each B micro-panel meets one block
+             * only: it is packed just before its tiles, into a slot that is
+             * still in L1 when the micro-kernel reads it, instead of packing
+             * the whole panel first (a round trip through L2 or L3). With
+             * several A blocks the panel is packed once and reused by each. */
+            const int pack_b_late = m <= SGEMM_MC;
+            if (!pack_b_late)
+                pack_b(kc, nc, b_src, b_rs, b_cs, b_panel);
 
             for (size_t ic = 0; ic < m; ic += SGEMM_MC) {
                 const size_t mc = min_size(SGEMM_MC, m - ic);
                 pack_a(mc, kc, a + (ptrdiff_t)ic * a_rs + (ptrdiff_t)pc * a_cs, a_rs, a_cs, a_block);
 
-                /* Tiles of C in this block are independent: threads may share them out. */
+                /* Tiles of C in this block are independent: threads may share
+                 * them out, micro-panel by micro-panel. */
                 const ptrdiff_t n_panels = (ptrdiff_t)((nc + SGEMM_NR - 1) / SGEMM_NR);
 #ifdef NNR_USE_OPENMP
 #pragma omp parallel for schedule(static) if (mc * nc * kc >= 1u << 20)
@@ -320,10 +330,18 @@ void nnr_sgemm_avx2(size_t m, size_t n, size_t k,
                 for (ptrdiff_t panel = 0; panel < n_panels; panel++) {
                     const size_t jr = (size_t)panel * SGEMM_NR;
                     const size_t nr = min_size(SGEMM_NR, nc - jr);
+                    float *bp = b_panel + jr * kc;
+                    if (pack_b_late) {
+#ifndef NNR_USE_OPENMP
+                        /* One thread: every micro-panel reuses the first slot. */
+                        bp = b_panel;
+#endif
+                        pack_b(kc, nr, b_src + (ptrdiff_t)jr * b_cs, b_rs, b_cs, bp);
+                    }
                     for (size_t ir = 0; ir < mc; ir += SGEMM_MR) {
                         const size_t mr = min_size(SGEMM_MR, mc - ir);
                         float *c_tile = c + (ptrdiff_t)(ic + ir) * c_rs + (ptrdiff_t)(jc + jr);
-                        sgemm_kernel_6x16(kc, a_block + ir * kc, b_panel + jr * kc, c_tile, c_rs, add, mr, nr);
+                        sgemm_kernel_6x16(kc, a_block + ir * kc, bp, c_tile, c_rs, add, mr, nr);
                     }
                 }
             }
