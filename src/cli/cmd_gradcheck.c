@@ -41,6 +41,8 @@ static void print_help(void)
            "so dropout is linear in x. ReLU: two entries planted at the kink (0, 1e-9)\n"
            "are reported as kinks. Softmax over the last axis, ranks 2 and 3, one\n"
            "class. softmax_xent: the batch-mean loss against the logits.\n"
+           "model: the whole Conv2D -> GroupNorm -> ReLU -> Dense -> loss model in double,\n"
+           "x and its six parameter tensors (nnr_gradcheck_model).\n"
            "\n"
            "Exit status: 0 all rows passed, 1 a row failed, 2 usage error.\n");
 }
@@ -578,9 +580,59 @@ static void check_activations(gc_tally *tally, int relu, int softmax, int xent)
     }
 }
 
+/* The issue's whole model in double, end to end with its loss
+ * (nnr_gradcheck_model): x and every trainable tensor. */
+static void check_model(gc_tally *tally)
+{
+    printf("config end-to-end  Conv2D(4, 3x3, 'same') -> GroupNorm(2) -> ReLU -> Flatten -> Dense(3) ->\n"
+           "                   softmax cross-entropy, Keras presets, (3,5,5,2), labels (2,0,1)\n"
+           "pass: the model's training forward + loss, backward through every layer; parameters 1 + 0.3 N(0,1)\n"
+           "      (gamma) or 0.3 N(0,1), x ~ N(0,1); ReLU inputs stay farther from 0 than the step\n\n");
+    nnr_gc_print_header(stdout);
+    nnr_model *m = NULL;
+    nnr_conv_params cp = nnr_conv_keras(2, 2, 4, 3);
+    cp.padding = NNR_CONV_SAME;
+    const nnr_groupnorm_params gn = nnr_groupnorm_keras(2);
+    const nnr_dense_params dp = nnr_dense_keras(100, 3);
+    const nnr_shape in = {4, {3, 5, 5, 2}};
+    nnr_status st = nnr_model_new(&m, NNR_FLOAT64);
+    if (st.code == NNR_OK)
+        st = nnr_model_add_conv(m, &cp);
+    if (st.code == NNR_OK)
+        st = nnr_model_add_groupnorm(m, &gn);
+    if (st.code == NNR_OK)
+        st = nnr_model_add_relu(m);
+    if (st.code == NNR_OK)
+        st = nnr_model_add_flatten(m);
+    if (st.code == NNR_OK)
+        st = nnr_model_add_dense(m, &dp);
+    if (st.code == NNR_OK)
+        st = nnr_model_build(m, &in, 5);
+    double x[150];
+    for (size_t i = 0; i < 150; i++)
+        x[i] = nnr_rng_normal(11, i);
+    for (size_t i = 0; st.code == NNR_OK && i < nnr_model_n_layers(m); i++) {
+        nnr_layer *l = nnr_model_layer(m, i);
+        for (size_t k = 0; k < l->n_params; k++)
+            for (size_t j = 0; j < l->params[k].count; j++)
+                ((double *)l->params[k].data)[j] = (l->params[k].init == NNR_INIT_ONES ? 1.0 : 0.0) +
+                                                   0.3 * nnr_rng_normal(24 + 97 * i + k, j);
+    }
+    const int32_t labels[3] = {2, 0, 1};
+    nnr_gc_report report;
+    if (st.code == NNR_OK)
+        st = nnr_gradcheck_model(m, 3, x, labels, NULL, &report);
+    if (st.code != NNR_OK)
+        report_error("model", "end-to-end", st, tally);
+    else
+        report_rows("model", "end-to-end", &report, tally);
+    nnr_model_free(m);
+}
+
 int nnr_cmd_gradcheck(int argc, char **argv)
 {
     int want_dense = 0;
+    int want_model = 0;
     int want_dropout = 0, want_relu = 0, want_softmax = 0, want_xent = 0;
     int want_groupnorm = 0, want_instancenorm = 0;
     int want_layernorm = 0, want_rmsnorm = 0;
@@ -594,11 +646,15 @@ int nnr_cmd_gradcheck(int argc, char **argv)
         }
         if (argv[i][0] == '-')
             return nnr_usage_error("gradcheck", "unknown option '%s'; gradcheck takes only layer names.", argv[i]);
+        if (strcmp(argv[i], "model") == 0) {
+            want_model = 1;
+            continue;
+        }
         if (!nnr_layer_known(argv[i]))
             return nnr_usage_error("gradcheck",
                                    "unknown layer '%s'; the layers are: batchnorm, layernorm, rmsnorm, groupnorm, "
                                    "instancenorm, maxpool, avgpool, globalpool, conv1d, conv2d, dropout, relu, softmax, "
-                                   "softmax_xent, dense.", argv[i]);
+                                   "softmax_xent, dense, model.", argv[i]);
         if (strcmp(argv[i], "batchnorm") == 0)
             want_batchnorm = 1;
         if (strcmp(argv[i], "layernorm") == 0)
@@ -632,6 +688,8 @@ int nnr_cmd_gradcheck(int argc, char **argv)
 
     if (argc < 2)
         want_dropout = want_relu = want_softmax = want_xent = 1;
+    if (argc < 2)
+        want_model = 1;
 
     gc_tally tally = {0, 0};
     if (want_batchnorm)
@@ -656,6 +714,8 @@ int nnr_cmd_gradcheck(int argc, char **argv)
         check_dropout(&tally);
     if (want_relu || want_softmax || want_xent)
         check_activations(&tally, want_relu, want_softmax, want_xent);
+    if (want_model)
+        check_model(&tally);
     printf("gradcheck: %u passed, %u failed\n", tally.passed, tally.failed);
     return tally.failed == 0 ? NNR_EXIT_OK : NNR_EXIT_FAIL;
 }
