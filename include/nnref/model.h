@@ -178,7 +178,11 @@ typedef struct nnr_layer_ops {
      * Validates the layer's parameters against @p in_shape (whose first
      * dimension is the largest batch) and fills the layer's out_shape, its
      * tensor descriptions (names, shapes, init; not data) and cache_bytes and
-     * work_bytes. Called once, by nnr_model_build().
+     * work_bytes. Called once, by nnr_model_build(). A layer of your own
+     * describes a trainable tensor by filling layer->params[layer->n_params++]
+     * (name, shape, dtype = layer->dtype, init, and fan_in/fan_out for
+     * Glorot) and a state tensor likewise in layer->state; the model then
+     * allocates data (and grad for trainable tensors) and initialises them.
      */
     nnr_status (*setup)(nnr_layer *layer, const nnr_shape *in_shape);
     /**
@@ -242,6 +246,8 @@ void nnr_model_free(nnr_model *model);
  *  update; inference mode: running statistics). Tensors gamma and beta (as
  *  p->scale and p->center ask), state running_mean, running_var,
  *  num_batches_tracked (and moving_stddev, renorm_mean, renorm_stddev with renorm).
+ *  With ghost batches (virtual_batch_size) every batch the model runs, the
+ *  last partial one of an epoch too, must be a multiple of virtual_batch_size.
  * @param model  the model.
  * @param p      parameters (see nnr_batchnorm_keras(), nnr_batchnorm_torch()).
  * @return see above. */
