@@ -6,7 +6,8 @@
 # cases between the normalization layers, the cells that share statistics,
 # the Fashion-MNIST statistics; document 000's pooling shapes, document 002's
 # swapped max_pooling, Keras same against PyTorch padding, the tie rules,
-# the windows read, a pooled Fashion-MNIST image) and prints one TAP line per
+# the windows read, a pooled Fashion-MNIST image; document 002's dropout
+# example with both scalings, rate 1, the expected activation preserved) and prints one TAP line per
 # assertion. The rest of its transcript is not TAP and lands in the log. All
 # programs' lines are joined into one TAP stream, renumbered, with one plan
 # at the end.
@@ -16,7 +17,7 @@ status=0
 out=$(mktemp) || exit 1
 trap 'rm -f "$out"' EXIT
 for prog in 01-batchnorm/tutorial_batchnorm 02-normalization/tutorial_normalization \
-            03-pooling/tutorial_pooling 05-training/tutorial_training 06-batch-size/tutorial_batch_size; do
+            03-pooling/tutorial_pooling 04-convolution-dropout/tutorial_conv_dropout 05-training/tutorial_training 06-batch-size/tutorial_batch_size; do
     "$BUILDDIR/tutorials/$prog" --check >>"$out" || status=1
 done
 awk '
