@@ -8,7 +8,7 @@ NNREF=${NNREF_CLI:-${NNREF_BUILDDIR:-.}/src/cli/nnref}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nnref-cli.XXXXXX") || exit 99
 trap 'rm -rf "$TMP"' EXIT
 
-echo "1..22"
+echo "1..23"
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
@@ -104,6 +104,17 @@ if [ "$(rc gc_conv)" = 0 ] && [ "$conv_rows" = "$conv_passed" ] && [ "${conv_row
     ok "gradcheck conv1d conv2d exits 0 with 25 rows, all PASS"
 else
     not_ok "gradcheck conv1d conv2d exits 0, N = rows = 25, all PASS" "rows=$conv_rows passed=$conv_passed"; show gc_conv
+fi
+
+run gc_dense gradcheck dense
+dense_rows=$(grep -Ec '^dense ' "$TMP/gc_dense.out")
+dense_passed=$(tail -n 1 "$TMP/gc_dense.out" | sed -n 's/^gradcheck: \([0-9]*\) passed, 0 failed$/\1/p')
+# 5 configurations, rows x, w and b (keras-nobias without b): 5*3 - 1
+if [ "$(rc gc_dense)" = 0 ] && [ "$dense_rows" = "$dense_passed" ] && [ "${dense_rows:-0}" = 14 ] \
+   && [ "$(grep -Ec '^dense .* PASS' "$TMP/gc_dense.out")" = 14 ]; then
+    ok "gradcheck dense exits 0 with 14 rows, all PASS"
+else
+    not_ok "gradcheck dense exits 0, N = rows = 14, all PASS" "rows=$dense_rows passed=$dense_passed"; show gc_dense
 fi
 
 run gc_bad gradcheck nosuchlayer
