@@ -128,7 +128,7 @@ START_TEST(test_forward_equals_kernels)
     memcpy(irm, fdata(m, 5, "running_mean"), sizeof irm);
     memcpy(irv, fdata(m, 5, "running_var"), sizeof irv);
     float *a = tu_alloc_f(count), *b = tu_alloc_f(count);
-    float mean[16], istd[16], var[16], r[4], d[4];
+    float mean[36], istd[36], var[36], r[4], d[4];  /* LayerNorm and RMSNorm: 4*3*3 = 36 rows */
     int32_t argmax[144];
     nnr_batchnorm_state bs = {rm, rv, NULL, NULL, NULL, 0};
     nnr_batchnorm_cache bc = {mean, istd, r, d};
