@@ -3,7 +3,9 @@
  * PyTorch explicit-padding cases, Keras <-> PyTorch weight layout
  * equivalence, output sizes against SEMANTICS.md §6's formulas over a
  * sweep, bad input with canaries, and numerics. Every float test runs
- * through the naive kernel and, where this CPU runs it, the AVX2 kernel.
+ * through the naive kernel, the AVX2 kernel where this CPU runs it, and the
+ * dispatching entry points (nnr_conv_workspace_size, nnr_conv_fwd,
+ * nnr_conv_bwd).
  */
 #include "config.h"
 #include <float.h>
@@ -39,7 +41,7 @@ static const double doc002_want[9] = {469.547, 400.382, 342.979,    /* 260.745+2
 START_TEST(reference_doc002_example)
 {
     const float filter[4] = {1, 0, 0, 1};   /* 2x2, one in and one out channel: the same numbers in both weight layouts */
-    conv_impl impls[2];
+    conv_impl impls[CONV_MAX_IMPLS];
     const size_t n_impls = conv_impls(impls);
     for (int keras = 0; keras < 2; keras++) {
         nnr_conv_params p = keras ? nnr_conv_keras(2, 1, 1, 2) : nnr_conv_torch(2, 1, 1, 2);
@@ -65,7 +67,7 @@ END_TEST
 static void expect_1d(const nnr_conv_params *p, const float *x, size_t n, const float *w, const float *b,
                       const float *want, size_t n_out)
 {
-    conv_impl impls[2];
+    conv_impl impls[CONV_MAX_IMPLS];
     const size_t n_impls = conv_impls(impls);
     const nnr_shape in = conv_in_shape(p, 1, 1, &n);
     nnr_shape out;
@@ -108,7 +110,7 @@ START_TEST(reference_keras_same)
     const float want9[9] = {12, 21, 16, 27, 45, 33, 24, 39, 28};
     const size_t sp[2] = {3, 3};
     const nnr_shape in = conv_in_shape(&q, 1, 1, sp);
-    conv_impl impls[2];
+    conv_impl impls[CONV_MAX_IMPLS];
     const size_t n_impls = conv_impls(impls);
     for (size_t k = 0; k < n_impls; k++) {
         float y[9];
@@ -167,7 +169,7 @@ START_TEST(reference_channels_and_weight_layouts)
     const float x[2] = {1, 10}, b[3] = {100, 200, 300}, want[3] = {121, 242, 363};
     const float w_torch[6] = {1, 2, 2, 4, 3, 6};       /* [o][c] */
     const float w_keras[6] = {1, 2, 3, 2, 4, 6};       /* [c][o] */
-    conv_impl impls[2];
+    conv_impl impls[CONV_MAX_IMPLS];
     const size_t n_impls = conv_impls(impls);
     for (int keras = 0; keras < 2; keras++) {
         nnr_conv_params p = keras ? nnr_conv_keras(1, 2, 3, 1) : nnr_conv_torch(1, 2, 3, 1);
@@ -244,7 +246,7 @@ START_TEST(reference_backward_by_hand)
 {
     const float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[4] = {1, 0, 0, 1}, dy[4] = {1, 1, 1, 1};
     const float want_dw[4] = {12, 16, 24, 28}, want_dx[9] = {1, 1, 0, 1, 2, 1, 0, 1, 1};
-    conv_impl impls[2];
+    conv_impl impls[CONV_MAX_IMPLS];
     const size_t n_impls = conv_impls(impls);
     nnr_conv_params p = nnr_conv_torch(2, 1, 1, 2);
     const size_t sp[2] = {3, 3};
@@ -446,7 +448,7 @@ END_TEST
  * computing them one at a time gives what computing them together gives. */
 START_TEST(shapes_backward_optional_outputs)
 {
-    conv_impl impls[2];
+    conv_impl impls[CONV_MAX_IMPLS];
     const size_t n_impls = conv_impls(impls);
     nnr_conv_params p = nnr_conv_keras(2, 3, 4, 3);
     p.padding = NNR_CONV_SAME;
@@ -500,7 +502,7 @@ typedef struct bad_call {
 
 static void expect_rejected(const bad_call *bc)
 {
-    conv_impl impls[2];
+    conv_impl impls[CONV_MAX_IMPLS];
     const size_t n_impls = conv_impls(impls);
     enum { BIG = 4096 };
     float *x = tu_alloc_f(BIG), *w = tu_alloc_f(BIG), *b = tu_alloc_f(BIG), *y = tu_alloc_f(BIG);
@@ -583,7 +585,7 @@ END_TEST
 /* Null pointers, the bias rules, an all-NULL backward, a short workspace. */
 START_TEST(errors_pointers_and_workspace)
 {
-    conv_impl impls[2];
+    conv_impl impls[CONV_MAX_IMPLS];
     const size_t n_impls = conv_impls(impls);
     nnr_conv_params p = nnr_conv_torch(2, 2, 3, 3);
     p.pad_before[0] = p.pad_before[1] = p.pad_after[0] = p.pad_after[1] = 1;
@@ -674,7 +676,7 @@ void conv_add_errors(TCase *tc)
  * shows as a whole-number error). */
 START_TEST(numerics_exact_integers)
 {
-    conv_impl impls[2];
+    conv_impl impls[CONV_MAX_IMPLS];
     const size_t n_impls = conv_impls(impls);
     for (int cl = 0; cl < 2; cl++) {
         nnr_conv_params p = nnr_conv_torch(2, 5, 6, 3);
@@ -726,7 +728,7 @@ END_TEST
  * touches inf or NaN but leaves other channels finite. */
 START_TEST(numerics_nan_locality)
 {
-    conv_impl impls[2];
+    conv_impl impls[CONV_MAX_IMPLS];
     const size_t n_impls = conv_impls(impls);
     nnr_conv_params p = nnr_conv_keras(2, 1, 2, 3);
     p.padding = NNR_CONV_SAME;

@@ -24,9 +24,13 @@ typedef struct conv_impl {
     nnr_conv_bwd_fn bwd;
 } conv_impl;
 
-/* The float implementations every test runs through: naive, and AVX2 when
- * it is built and this CPU runs it. */
-static inline size_t conv_impls(conv_impl out[2])
+/* Most implementations conv_impls() lists. */
+#define CONV_MAX_IMPLS 3
+
+/* The float implementations every test runs through: naive, AVX2 when it is
+ * built and this CPU runs it, and the dispatching entry points with their
+ * own workspace query (whichever kernel NNREF_IMPL and the CPU select). */
+static inline size_t conv_impls(conv_impl out[CONV_MAX_IMPLS])
 {
     size_t n = 0;
     out[n++] = (conv_impl){"naive", nnr_conv_workspace_size_naive, nnr_conv_fwd_naive, nnr_conv_bwd_naive};
@@ -34,6 +38,7 @@ static inline size_t conv_impls(conv_impl out[2])
     if (nnr_avx2_usable())
         out[n++] = (conv_impl){"avx2", nnr_conv_workspace_size_avx2, nnr_conv_fwd_avx2, nnr_conv_bwd_avx2};
 #endif
+    out[n++] = (conv_impl){"dispatch", nnr_conv_workspace_size, nnr_conv_fwd, nnr_conv_bwd};
     return n;
 }
 
