@@ -208,6 +208,19 @@ START_TEST(test_inference_uses_running_stats)
     nnr_status st = nnr_model_backward(m, y);
     ck_assert_int_eq(st.code, NNR_ERR_PARAM);
     nnr_model_free(m);
+
+    /* InstanceNorm without running statistics (PyTorch's default) uses the
+     * input's own statistics in inference too: the same output both ways,
+     * and no state tensors to save. */
+    CK_OK(nnr_model_new(&m, NNR_FLOAT32));
+    CK_OK(nnr_model_add_instancenorm(m, &inorm, 0));
+    CK_OK(nnr_model_build(m, &in, 1));
+    ck_assert_uint_eq(nnr_model_layer(m, 0)->n_state, 0);
+    CK_OK(nnr_model_forward(m, 5, x, 1));
+    memcpy(y, nnr_model_output(m), sizeof y);
+    CK_OK(nnr_model_forward(m, 5, x, 0));
+    ck_assert(memcmp(y, nnr_model_output(m), sizeof y) == 0);
+    nnr_model_free(m);
 }
 END_TEST
 
