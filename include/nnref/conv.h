@@ -51,7 +51,8 @@
  *
  * **Memory.** The caller owns every buffer. The naive kernels need no
  * workspace; the AVX2 kernels need nnr_conv_workspace_size_avx2() floats
- * (an im2col block and the GEMM's packing space), and the dispatching
+ * (an im2col block, the GEMM's packing space and, for channels_first with
+ * PyTorch weights, a K x C_out weight-gradient accumulator), and the dispatching
  * nnr_conv_workspace_size() answers for whichever kernel the dispatching
  * entry points run. A rejected call returns a status naming the argument
  * and writes nothing.
@@ -225,7 +226,7 @@ typedef nnr_status (*nnr_conv_bwd_fn)(const nnr_conv_params *p, const nnr_shape 
 nnr_status nnr_conv_workspace_size(const nnr_conv_params *p, const nnr_shape *in_shape, size_t *floats);
 /** Naive kernels' query: 0 after the checks. @copydoc nnr_conv_workspace_fn */
 nnr_status nnr_conv_workspace_size_naive(const nnr_conv_params *p, const nnr_shape *in_shape, size_t *floats);
-/** AVX2 kernels' query (an im2col block of a few output rows plus the GEMM's packing space), src/conv/conv_avx2.c. Present when nnr_avx2_compiled() is 1; it may be called on any CPU. @copydoc nnr_conv_workspace_fn */
+/** AVX2 kernels' query (an im2col block of a few output rows, the GEMM's packing space, for channels_first with PyTorch weights a dW accumulator), src/conv/conv_avx2.c. Present when nnr_avx2_compiled() is 1; it may be called on any CPU. @copydoc nnr_conv_workspace_fn */
 nnr_status nnr_conv_workspace_size_avx2(const nnr_conv_params *p, const nnr_shape *in_shape, size_t *floats);
 /** Dispatching entry point (naive or AVX2, see nnr_impl_name()). @copydoc nnr_conv_fwd_fn */
 nnr_status nnr_conv_fwd(const nnr_conv_params *p, const nnr_shape *in_shape, const float *x, const float *w,
