@@ -31,6 +31,9 @@
 #include <stdio.h>
 #include "test_util.h"
 #include "test_dense.h"
+#ifdef NNR_USE_OPENMP
+#include <omp.h>
+#endif
 
 #ifdef NNR_HAVE_AVX2_BUILD
 #include "gemm/gemm.h"
@@ -262,10 +265,40 @@ START_TEST(gemm_order_fixed)
 }
 END_TEST
 
+#ifdef NNR_USE_OPENMP
+START_TEST(gemm_threads_bitwise)
+{
+    /* Threads share out independent tiles of C only, never k: 1, 2 and 3
+     * threads give the same bits, with one A block (m <= MC: B packed per
+     * micro-panel) and with several (the panel packed first). */
+    static const size_t ms[] = {150, 420};
+    const size_t n = 333, k = 700;
+    for (size_t q = 0; q < 2; q++) {
+        const size_t m = ms[q];
+        float *a = tu_alloc_f(m * k), *b = tu_alloc_f(k * n), *c1 = tu_alloc_f(m * n), *ct = tu_alloc_f(m * n);
+        float *w = tu_alloc_f(nnr_sgemm_avx2_workspace_floats(m, n, k));
+        tu_randn_f(a, m * k, 51, 0.0, 1.0);
+        tu_randn_f(b, k * n, 52, 0.0, 1.0);
+        omp_set_num_threads(1);
+        nnr_sgemm_avx2(m, n, k, a, (ptrdiff_t)k, 1, b, 1, (ptrdiff_t)k, c1, (ptrdiff_t)n, 0, w);
+        for (int threads = 2; threads <= 3; threads++) {
+            omp_set_num_threads(threads);
+            nnr_sgemm_avx2(m, n, k, a, (ptrdiff_t)k, 1, b, 1, (ptrdiff_t)k, ct, (ptrdiff_t)n, 0, w);
+            ck_assert_msg(memcmp(c1, ct, m * n * sizeof *c1) == 0, "m = %zu: %d threads differ from 1", m, threads);
+        }
+        free(a), free(b), free(c1), free(ct), free(w);
+    }
+}
+END_TEST
+#endif
+
 void dense_gemm_add_crosscheck(TCase *tc)
 {
     if (!nnr_avx2_usable())
         return;
+#ifdef NNR_USE_OPENMP
+    tcase_add_test(tc, gemm_threads_bitwise);
+#endif
     tcase_add_test(tc, gemm_hand_example);
     tcase_add_test(tc, gemm_k_zero);
     tcase_add_test(tc, gemm_sweep_m);
