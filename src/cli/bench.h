@@ -75,6 +75,7 @@ typedef struct bench_buffers {
 typedef struct bench_pool {
     bench_buffers *sets;
     size_t n_sets;
+    size_t count[4];   /* floats of x, y, dy, dx in every set */
 } bench_pool;
 
 /*
@@ -111,10 +112,11 @@ typedef struct bench_kernel {
 /*
  * Times one kernel and prints its row: one warm-up call on set 0, then reps
  * samples. With n_sets > 1, sample r calls once on set (r + 1) mod n_sets, so
- * its buffers were evicted by the others; with one set (or pool NULL) a
- * sample is as many back-to-back calls as fill 2 ms. Reports the best and the
- * median time per call. Returns NNR_EXIT_OK, or NNR_EXIT_FAIL with a message
- * on stderr if the kernel returned an error.
+ * its buffers were evicted by the others, after reading one float per 4 KiB
+ * page of that set, untimed (bench_core.c says why); with one set (or pool
+ * NULL) a sample is as many back-to-back calls as fill 2 ms. Reports the
+ * best and the median time per call. Returns NNR_EXIT_OK, or NNR_EXIT_FAIL
+ * with a message on stderr if the kernel returned an error.
  */
 int bench_time(bench_ctx *ctx, const bench_kernel *k, const bench_pool *pool, size_t n_sets);
 
