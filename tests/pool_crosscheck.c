@@ -149,6 +149,11 @@ static void build_cases(void)
             const int k[3] = {2, 2, 2}, s[3] = {1, 2, 2}, dd[3] = {2, 1, 1}, pad[3] = {1, 1, 0};
             add_case(lay, 2, 2, 3, sp, k, s, dd, NNR_POOL_VALID, zero, 0, 1, 0);
             add_case(lay, 2, 2, 3, sp, k, s, one, NNR_POOL_EXPLICIT, pad, 1, 0, 0);
+            /* rows of 13 and 29 outputs: whole blocks of 8, then the last
+             * block redone overlapping the one before (no masked block) */
+            const size_t sp13[3] = {6, 26, 0}, sp29[3] = {4, 58, 0};
+            add_case(lay, 2, 1, 3, sp13, k, k, one, NNR_POOL_VALID, zero, 0, 1, 0);
+            add_case(lay, 2, 1, 2, sp29, k, k, one, NNR_POOL_VALID, zero, 0, 1, 0);
         }
         /* 1D and 3D */
         for (int k = 1; k <= 3; k++)

@@ -141,28 +141,53 @@ static void avg_block_cf(const pool_view *v, const float *xp, size_t od, size_t 
 }
 
 /*
- * The common 2x2 window, stride 2 along width, on one output row: input rows
- * r0 and r1, one pair of loads per row and 8 outputs, deinterleaved into the
- * windows' left and right columns and added in double in the naive order
- * (r0 left, r0 right, r1 left, r1 right). Outputs ow0 .. ow_end-1, interior,
- * all with divisor d.
+ * The common 2x2 window, stride 2 along width: 8 outputs (n of them stored,
+ * 1..8) whose windows start at p0 (row r0) and p1 (row r1), all with
+ * divisor d. One pair of loads per row (2n floats read), deinterleaved into
+ * the windows' left and right columns and added in double in the naive
+ * order (r0 left, r0 right, r1 left, r1 right).
+ */
+NNR_INLINE void avg_block_2x2(const float *p0, const float *p1, size_t n, double d, int pow2, float *yo)
+{
+    __m256 e0, o0, e1, o1;
+    load_pair(p0, 2 * n, &e0, &o0);
+    load_pair(p1, 2 * n, &e1, &o1);
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    acc_add(e0, &lo, &hi);
+    acc_add(o0, &lo, &hi);
+    acc_add(e1, &lo, &hi);
+    acc_add(o1, &lo, &hi);
+    store_first(yo, unshuffle_ps(narrow(scale_pd(lo, d, pow2), scale_pd(hi, d, pow2))), n);
+}
+
+/*
+ * One output row of 2x2 windows, stride 2 along width: outputs ow0 ..
+ * ow_end-1, interior, all with divisor d, from input rows r0 and r1. Whole
+ * blocks of 8; a row of 8 or more outputs then ends with the whole block
+ * that ends at ow_end, its first outputs computed and stored a second time
+ * (the same values), instead of a masked block (masked loads and stores,
+ * and the branches that choose them). A row shorter than 8 is one masked
+ * block.
  */
 static void avg_row_2x2(const pool_axis *aw, const float *r0, const float *r1, size_t ow0, size_t ow_end, double d,
                         float *yo)
 {
     const int pow2 = is_pow2(d);
-    for (; ow0 < ow_end; ow0 += NNR_F32_PER_YMM) {
-        const size_t n = ow_end - ow0 < NNR_F32_PER_YMM ? ow_end - ow0 : NNR_F32_PER_YMM;
-        const size_t c = (size_t)pool_window_start(aw, ow0);   /* >= 0: interior */
-        __m256 e0, o0, e1, o1;
-        load_pair(r0 + c, 2 * n, &e0, &o0);
-        load_pair(r1 + c, 2 * n, &e1, &o1);
-        __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
-        acc_add(e0, &lo, &hi);
-        acc_add(o0, &lo, &hi);
-        acc_add(e1, &lo, &hi);
-        acc_add(o1, &lo, &hi);
-        store_first(yo + ow0, unshuffle_ps(narrow(scale_pd(lo, d, pow2), scale_pd(hi, d, pow2))), n);
+    const size_t count = ow_end - ow0, c0 = (size_t)pool_window_start(aw, ow0);   /* >= 0: interior */
+    const size_t n_blocks = count / NNR_F32_PER_YMM, n_left = count % NNR_F32_PER_YMM;
+    yo += ow0;
+    if (n_blocks == 0) {
+        avg_block_2x2(r0 + c0, r1 + c0, n_left, d, pow2, yo);
+        return;
+    }
+    /* output k of the row reads columns c0 + 2k and c0 + 2k + 1 */
+    for (size_t b = 0; b < n_blocks; b++) {
+        const size_t k = b * NNR_F32_PER_YMM, c = c0 + 2 * k;
+        avg_block_2x2(r0 + c, r1 + c, NNR_F32_PER_YMM, d, pow2, yo + k);
+    }
+    if (n_left > 0) {
+        const size_t k = count - NNR_F32_PER_YMM, c = c0 + 2 * k;   /* overlaps the last whole block */
+        avg_block_2x2(r0 + c, r1 + c, NNR_F32_PER_YMM, d, pow2, yo + k);
     }
 }
 

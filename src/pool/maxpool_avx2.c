@@ -140,40 +140,75 @@ static void max_block_cf(const pool_view *v, const float *xp, size_t od, size_t 
         store_first_epi32(ao, a, n);
 }
 
+/* Flat index offsets of a 2x2 window's taps from its first: left and right
+ * column of row r0, then of row r1 (i1 - i0 cells further). */
+typedef struct max_taps_2x2 {
+    __m256i right, below, below_right;
+} max_taps_2x2;
+
 /*
- * The common 2x2 window, stride 2 along width, on one output row: two input
- * rows r0 (flat cell index i0) and r1 (index i1). Per 8 outputs: one pair of
- * loads per row, deinterleaved into the even (left) and odd (right) column
- * of each window, folded in the naive scan order r0 left, r0 right, r1
- * left, r1 right. Outputs ow0 .. ow_end-1, all interior.
+ * The common 2x2 window, stride 2 along width: 8 outputs (n of them stored,
+ * 1..8) whose windows start at p0 (row r0, flat cell index first) and p1
+ * (row r1). One pair of loads per row (2n floats read), deinterleaved into
+ * the even (left) and odd (right) column of each window, folded in the
+ * naive scan order r0 left, r0 right, r1 left, r1 right. The argmax is
+ * first the offset of the tap taken (0 or one of `taps`), then the window's
+ * first cell, first + 2k for output k, is added once.
+ */
+NNR_INLINE void max_block_2x2(const float *p0, const float *p1, int32_t first, const max_taps_2x2 *taps, size_t n,
+                              float *yo, int32_t *ao)
+{
+    __m256 e0, o0, e1, o1;
+    load_pair(p0, 2 * n, &e0, &o0);
+    load_pair(p1, 2 * n, &e1, &o1);
+    /* start from r0's left column (offset 0), then the naive rule for the other three */
+    __m256 m = e0;
+    __m256 take = max_take(m, o0);
+    m = _mm256_blendv_ps(m, o0, take);
+    __m256 off = _mm256_and_ps(take, _mm256_castsi256_ps(taps->right));
+    take = max_take(m, e1);
+    m = _mm256_blendv_ps(m, e1, take);
+    off = _mm256_blendv_ps(off, _mm256_castsi256_ps(taps->below), take);
+    take = max_take(m, o1);
+    m = _mm256_blendv_ps(m, o1, take);
+    off = _mm256_blendv_ps(off, _mm256_castsi256_ps(taps->below_right), take);
+    store_first(yo, unshuffle_ps(m), n);
+    if (ao != NULL) {
+        const __m256i cells = _mm256_add_epi32(_mm256_set1_epi32(first), pair_offsets());
+        store_first_epi32(ao, unshuffle_epi32(_mm256_add_epi32(_mm256_castps_si256(off), cells)), n);
+    }
+}
+
+/*
+ * One output row of 2x2 windows, stride 2 along width: outputs ow0 ..
+ * ow_end-1, all interior, from input rows r0 (flat cell index i0) and r1
+ * (index i1). Whole blocks of 8; a row of 8 or more outputs then ends with
+ * the whole block that ends at ow_end, its first outputs computed and
+ * stored a second time (the same values), instead of a masked block (masked
+ * loads and stores, and the branches that choose them). A row shorter than
+ * 8 is one masked block.
  */
 static void max_row_2x2(const pool_axis *aw, const float *r0, const float *r1, int32_t i0, int32_t i1, size_t ow0,
                         size_t ow_end, float *yo, int32_t *ao)
 {
-    const __m256i lanes = pair_offsets(), one = _mm256_set1_epi32(1);
-    for (; ow0 < ow_end; ow0 += NNR_F32_PER_YMM) {
-        const size_t n = ow_end - ow0 < NNR_F32_PER_YMM ? ow_end - ow0 : NNR_F32_PER_YMM;
-        const size_t c = (size_t)pool_window_start(aw, ow0);   /* >= 0: interior */
-        __m256 e0, o0, e1, o1;
-        load_pair(r0 + c, 2 * n, &e0, &o0);
-        load_pair(r1 + c, 2 * n, &e1, &o1);
-        const __m256i a0 = _mm256_add_epi32(_mm256_set1_epi32(i0 + (int32_t)c), lanes);
-        const __m256i a1 = _mm256_add_epi32(_mm256_set1_epi32(i1 + (int32_t)c), lanes);
-        /* start from r0's left column, then the naive rule for the other three */
-        __m256 m = e0;
-        __m256i a = a0;
-        __m256 take = max_take(m, o0);
-        m = _mm256_blendv_ps(m, o0, take);
-        a = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(_mm256_add_epi32(a0, one)), take));
-        take = max_take(m, e1);
-        m = _mm256_blendv_ps(m, e1, take);
-        a = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(a1), take));
-        take = max_take(m, o1);
-        m = _mm256_blendv_ps(m, o1, take);
-        a = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(_mm256_add_epi32(a1, one)), take));
-        store_first(yo + ow0, unshuffle_ps(m), n);
-        if (ao != NULL)
-            store_first_epi32(ao + ow0, unshuffle_epi32(a), n);
+    const max_taps_2x2 taps = {_mm256_set1_epi32(1), _mm256_set1_epi32(i1 - i0), _mm256_set1_epi32(i1 - i0 + 1)};
+    const size_t count = ow_end - ow0, c0 = (size_t)pool_window_start(aw, ow0);   /* >= 0: interior */
+    const size_t n_blocks = count / NNR_F32_PER_YMM, n_left = count % NNR_F32_PER_YMM;
+    yo += ow0;
+    if (ao != NULL)
+        ao += ow0;
+    if (n_blocks == 0) {
+        max_block_2x2(r0 + c0, r1 + c0, i0 + (int32_t)c0, &taps, n_left, yo, ao);
+        return;
+    }
+    /* output k of the row reads columns c0 + 2k and c0 + 2k + 1 */
+    for (size_t b = 0; b < n_blocks; b++) {
+        const size_t k = b * NNR_F32_PER_YMM, c = c0 + 2 * k;
+        max_block_2x2(r0 + c, r1 + c, i0 + (int32_t)c, &taps, NNR_F32_PER_YMM, yo + k, ao != NULL ? ao + k : NULL);
+    }
+    if (n_left > 0) {
+        const size_t k = count - NNR_F32_PER_YMM, c = c0 + 2 * k;   /* overlaps the last whole block */
+        max_block_2x2(r0 + c, r1 + c, i0 + (int32_t)c, &taps, NNR_F32_PER_YMM, yo + k, ao != NULL ? ao + k : NULL);
     }
 }
 
