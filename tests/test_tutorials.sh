@@ -6,7 +6,8 @@
 # cases between the normalization layers, the cells that share statistics,
 # the Fashion-MNIST statistics; document 000's pooling shapes, document 002's
 # swapped max_pooling, Keras same against PyTorch padding, the tie rules,
-# the windows read, a pooled Fashion-MNIST image; document 002's dropout
+# the windows read, a pooled Fashion-MNIST image; document 002's 3x3
+# convolution result in both weight layouts and both kernels, its dropout
 # example with both scalings, rate 1, the expected activation preserved) and prints one TAP line per
 # assertion. The rest of its transcript is not TAP and lands in the log. All
 # programs' lines are joined into one TAP stream, renumbered, with one plan

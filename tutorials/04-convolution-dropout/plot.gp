@@ -1,4 +1,4 @@
-# Figure of tutorial 04 (dropout half). `make tutorials` runs:
+# Figure of tutorial 04 (dropout; the convolution part has no figure). `make tutorials` runs:
 #   gnuplot -e "datadir='<build>/tutorials-out/04-convolution-dropout'; outdir='<srcdir>/plots'" plot.gp
 # datadir holds dropout_running.dat and dropout_features.dat, written by
 # `tutorial_conv_dropout --datadir DIR`; both default to the current directory.

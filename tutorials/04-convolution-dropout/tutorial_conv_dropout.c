@@ -3,9 +3,11 @@
  *
  * Read it top to bottom, or step through it in gdb (see README.md beside it):
  *
- *   (convolution)         document 002's 4x4 image and 2x2 filter at stride 1:
- *                         to come, written with the convolution kernels; its
- *                         part goes first in main(), where the comment says;
+ *   part_convolution()    document 002's 4x4 image and 2x2 filter at stride 1:
+ *                         the 3x3 result, each cell derived by hand, through
+ *                         Keras' and PyTorch's weight layouts and through the
+ *                         naive and the dispatching kernel (and what is wrong
+ *                         with the document's code: `img_mx` is never defined);
  *   part_document_002()   document 002's dropout example at rate 0.5: the mask,
  *                         the training output with inverted scaling (Keras,
  *                         PyTorch) and with classic scaling (the document's
@@ -22,14 +24,154 @@
  *   tutorial_conv_dropout --datadir DIR    also write the figure's data files into DIR
  *   tutorial_conv_dropout --check          also assert every worked number, as TAP
  *
- * Only the public API (nnref.h) is used. The dropout kernels are called
- * through their dispatching names; the naive and AVX2 kernels draw the same
+ * Only the public API (nnref.h) is used. The convolution is run through the
+ * naive kernel and the dispatching one, which agree bit for bit here (every
+ * output is one rounded sum, see part_convolution). The dropout kernels are
+ * called through their dispatching names; the naive and AVX2 kernels draw the same
  * masks (Philox, a counter-based generator: element i's decision depends on
  * the seed and i alone) and compute the same products, so the transcript is
  * the same for both, bit for bit.
  */
 #define TUTORIAL_NAME "tutorial_conv_dropout"
 #include "../common/tutorial_util.h"
+
+/* ------------------------------------------------------------------------- */
+/* Convolution. Document 002's 4x4 image and 2x2 filter at stride 1          */
+/* ------------------------------------------------------------------------- */
+
+#define IMG 4                    /* the image is IMG x IMG */
+#define FLT 2                    /* the filter is FLT x FLT */
+#define OUT (IMG - FLT + 1)      /* valid padding, stride 1: 4 - 2 + 1 = 3 */
+
+/* The document's img_input, row by row. */
+static const float doc002_image[IMG * IMG] = {
+    260.745f, 261.332f, 112.27f,  262.351f,
+    260.302f, 208.802f, 139.05f,  230.709f,
+    261.775f, 93.73f,   166.118f, 122.847f,
+    259.56f,  232.038f, 262.351f, 228.937f,
+};
+
+/* The document's filter [[1, 0], [0, 1]], as filter[j_h][j_w]. */
+static const float doc002_filter[FLT][FLT] = {{1, 0}, {0, 1}};
+
+/* The 3x3 result derived by hand (tests/test_conv.c's reference test has the
+ * same numbers): the filter keeps the top-left and bottom-right cell of each
+ * 2x2 window, so y[i][j] = img[i][j] + img[i+1][j+1]. */
+static const double doc002_want[OUT * OUT] = {
+    469.547, 400.382, 342.979,   /* 260.745+208.802  261.332+139.05   112.27+230.709  */
+    354.032, 374.920, 261.897,   /* 260.302+93.73    208.802+166.118  139.05+122.847  */
+    493.813, 356.081, 395.055,   /* 261.775+232.038  93.73+262.351    166.118+228.937 */
+};
+
+static void part_convolution(checks *ck)
+{
+    printf("\n== Convolution, document 002: a 4x4 image and a 2x2 filter at stride 1 ==\n");
+    printf("image (the document's img_input) =\n");
+    for (int r = 0; r < IMG; r++) {
+        printf("   ");
+        for (int c = 0; c < IMG; c++)
+            printf(" %8.3f", doc002_image[r * IMG + c]);
+        printf("\n");
+    }
+    printf("filter =\n");
+    for (int r = 0; r < FLT; r++)
+        printf("    %g %g\n", doc002_filter[r][0], doc002_filter[r][1]);
+    printf("The document's loop reads `img_mx`, a name it never defines (the image is\n"
+           "`img_input`), and slices it as img_mx[i:i+2, j:j+2], which a Python list\n"
+           "rejects: it needs img_mx = numpy.array(img_input). The page prints no result.\n");
+
+    /* Keras: Conv2D(filters=1, kernel_size=2, use_bias=False) on an input
+     * (N, H, W, C_in) = (1, 4, 4, 1); its kernel is (k_h, k_w, C_in, C_out). */
+    nnr_conv_params keras = nnr_conv_keras(2, 1, 1, FLT);
+    keras.use_bias = 0;
+    const nnr_shape keras_in = {4, {1, IMG, IMG, 1}};
+    nnr_shape keras_out;
+    must(nnr_conv_output_shape(&keras, &keras_in, &keras_out), "nnr_conv_output_shape");
+    float w_keras[FLT * FLT * 1 * 1];
+    for (int jh = 0; jh < FLT; jh++)
+        for (int jw = 0; jw < FLT; jw++)
+            w_keras[((jh * FLT + jw) * 1 + 0) * 1 + 0] = doc002_filter[jh][jw];   /* [j_h][j_w][c=0][o=0] */
+
+    /* PyTorch: Conv2d(1, 1, 2, bias=False) on an input (N, C_in, H, W) =
+     * (1, 1, 4, 4); its weight is (C_out, C_in, k_h, k_w). */
+    nnr_conv_params torch = nnr_conv_torch(2, 1, 1, FLT);
+    torch.use_bias = 0;
+    const nnr_shape torch_in = {4, {1, 1, IMG, IMG}};
+    nnr_shape torch_out;
+    must(nnr_conv_output_shape(&torch, &torch_in, &torch_out), "nnr_conv_output_shape");
+    float w_torch[1 * 1 * FLT * FLT];
+    for (int jh = 0; jh < FLT; jh++)
+        for (int jw = 0; jw < FLT; jw++)
+            w_torch[((0 * 1 + 0) * FLT + jh) * FLT + jw] = doc002_filter[jh][jw];   /* [o=0][c=0][j_h][j_w] */
+
+    printf("Keras   input (1, 4, 4, 1), kernel (2, 2, 1, 1) -> output (%zu, %zu, %zu, %zu)\n",
+           keras_out.dims[0], keras_out.dims[1], keras_out.dims[2], keras_out.dims[3]);
+    printf("PyTorch input (1, 1, 4, 4), weight (1, 1, 2, 2) -> output (%zu, %zu, %zu, %zu)\n",
+           torch_out.dims[0], torch_out.dims[1], torch_out.dims[2], torch_out.dims[3]);
+    printf("(one channel in and out: both layouts hold the same 16 image and 4 filter\n"
+           "numbers in the same order, and so do the two outputs)\n");
+
+    /* y[i][j] = sum over j_h, j_w of w[j_h][j_w] * img[i + j_h][j + j_w]
+     * (valid, stride 1: output cell (i, j) reads the window at row i, column j). */
+    float y_naive[OUT * OUT], y_dispatch[OUT * OUT], y_torch[OUT * OUT];
+    must(nnr_conv_fwd_naive(&keras, &keras_in, doc002_image, w_keras, NULL, y_naive, NULL, 0),
+         "nnr_conv_fwd_naive");
+    /* The dispatching kernel (AVX2 where the CPU has it) asks for a workspace. */
+    size_t ws_floats = 0;
+    must(nnr_conv_workspace_size(&keras, &keras_in, &ws_floats), "nnr_conv_workspace_size");
+    float *ws = ws_floats ? must_alloc(ws_floats * sizeof(float)) : NULL;
+    must(nnr_conv_fwd(&keras, &keras_in, doc002_image, w_keras, NULL, y_dispatch, ws, ws_floats), "nnr_conv_fwd");
+    size_t ws_torch = 0;
+    must(nnr_conv_workspace_size(&torch, &torch_in, &ws_torch), "nnr_conv_workspace_size");
+    float *ws2 = ws_torch ? must_alloc(ws_torch * sizeof(float)) : NULL;
+    must(nnr_conv_fwd(&torch, &torch_in, doc002_image, w_torch, NULL, y_torch, ws2, ws_torch), "nnr_conv_fwd");
+    free(ws);
+    free(ws2);
+
+    printf("result, 3x3 (Keras layout, naive kernel) =\n");
+    for (int i = 0; i < OUT; i++) {
+        printf("   ");
+        for (int j = 0; j < OUT; j++)
+            printf(" %8.3f", y_naive[i * OUT + j]);
+        printf("\n");
+    }
+    printf("each cell is img[i][j] + img[i+1][j+1] (the filter's two ones):\n");
+    for (int i = 0; i < OUT; i++)
+        for (int j = 0; j < OUT; j++)
+            printf("  y[%d][%d] = %7.3f + %7.3f = %7.3f\n", i, j, doc002_image[i * IMG + j],
+                   doc002_image[(i + 1) * IMG + j + 1], y_naive[i * OUT + j]);
+
+    int same_dispatch = 1, same_torch = 1;
+    for (int k = 0; k < OUT * OUT; k++) {
+        same_dispatch &= y_naive[k] == y_dispatch[k];
+        same_torch &= y_naive[k] == y_torch[k];
+    }
+    printf("naive and dispatching kernel: %s; Keras and PyTorch layouts: %s\n",
+           same_dispatch ? "the same bits" : "DIFFERENT", same_torch ? "the same bits" : "DIFFERENT");
+
+    check_true(ck, "convolution, document 002: Keras output shape (1, 3, 3, 1)",
+               keras_out.rank == 4 && keras_out.dims[0] == 1 && keras_out.dims[1] == OUT &&
+                   keras_out.dims[2] == OUT && keras_out.dims[3] == 1);
+    check_true(ck, "convolution, document 002: PyTorch output shape (1, 1, 3, 3)",
+               torch_out.rank == 4 && torch_out.dims[0] == 1 && torch_out.dims[1] == 1 &&
+                   torch_out.dims[2] == OUT && torch_out.dims[3] == OUT);
+    /* Tolerance: each float input is within 2^-24 * 263 of its decimal value
+     * and the one rounded sum adds at most 2^-24 * 494 more, so every output
+     * is within 6e-5 of the decimal sum; 1e-4 bounds that. */
+    for (int i = 0; i < OUT; i++)
+        for (int j = 0; j < OUT; j++) {
+            char what[96];
+            snprintf(what, sizeof what, "convolution, document 002: y[%d][%d] = img[%d][%d] + img[%d][%d]", i, j, i,
+                     j, i + 1, j + 1);
+            check_close(ck, what, y_naive[i * OUT + j], doc002_want[i * OUT + j], 1e-4);
+        }
+    /* Bit for bit, not within a tolerance: each output is the one rounded sum
+     * img[i][j] + img[i+1][j+1] plus products by 0 that are exactly 0, so any
+     * summation order (the naive loop nest, the AVX2 GEMM's FMAs) gives the
+     * same float. */
+    check_true(ck, "convolution, document 002: naive and dispatching kernels give the same bits", same_dispatch);
+    check_true(ck, "convolution, document 002: Keras and PyTorch weight layouts give the same bits", same_torch);
+}
 
 /* ------------------------------------------------------------------------- */
 /* Dropout 1. Document 002's example at rate 0.5                              */
@@ -249,9 +391,7 @@ int main(int argc, char **argv)
 
     printf("nnref %s tutorial 04: convolution and dropout\n", nnr_version());
 
-    /* Convolution, document 002's 4x4 image and 2x2 filter: its part goes
-     * here, before the dropout parts (to come with the convolution work). */
-
+    part_convolution(&ck);
     part_document_002(&ck);
     part_rate_1(&ck);
     part_expectation(&ck, datadir);
