@@ -28,6 +28,10 @@
 
 static inline float *tu_alloc_f(size_t n)
 {
+    /* The bound also tells gcc -O2 the byte count cannot wrap: without it,
+     * -Walloc-size-larger-than fires on inlined paths it cannot rule out. */
+    if (n > SIZE_MAX / sizeof(float))
+        ck_abort_msg("tu_alloc_f(%zu): the byte count overflows size_t", n);
     float *p = malloc((n ? n : 1) * sizeof *p);
     ck_assert_ptr_nonnull(p);
     return p;
@@ -35,6 +39,10 @@ static inline float *tu_alloc_f(size_t n)
 
 static inline double *tu_alloc_d(size_t n)
 {
+    /* The bound also tells gcc -O2 the byte count cannot wrap: without it,
+     * -Walloc-size-larger-than fires on inlined paths it cannot rule out. */
+    if (n > SIZE_MAX / sizeof(double))
+        ck_abort_msg("tu_alloc_d(%zu): the byte count overflows size_t", n);
     double *p = malloc((n ? n : 1) * sizeof *p);
     ck_assert_ptr_nonnull(p);
     return p;
