@@ -12,7 +12,8 @@
  *
  * Forward, by layout:
  *  - channels_last: 8 channels per vector, any window: each output cell
- *    reads its taps' rows of C contiguous channels (tail masked).
+ *    reads its taps' rows of C contiguous channels (tail masked); the 2x2
+ *    window at stride 2 one output row at a time.
  *  - channels_first: 8 consecutive outputs of one output row per vector,
  *    for the outputs whose width window lies inside the row (interior) and
  *    width stride 1 (8 contiguous loads per tap) or 2 (16 loads
@@ -338,6 +339,40 @@ static void max_cell_cl(const pool_view *v, const float *xs, size_t od, size_t o
     }
 }
 
+/*
+ * Output row (od, oh) of sample xs, channels_last: OW cells of C channels
+ * into yrow (and arow). The common 2x2 window at stride 2 (dilation 1), its
+ * two rows inside, gets a row loop for the outputs inside along width: the
+ * taps are two adjacent cells of each row, so the four cells follow from the
+ * column without the per-cell window arithmetic of max_cell_cl() (about 65 %
+ * -> 75 % of triad on 32x56x56x64). Borders and other windows: cell by cell.
+ */
+static void max_fwd_row_cl(const pool_view *v, const float *xs, size_t od, size_t oh, float *yrow, int32_t *arow)
+{
+    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1], *aw = &v->axis[2];
+    const size_t C = v->c, OW = aw->out;
+    size_t d0, d1, h0, h1, lo, hi;
+    pool_window_taps(ad, od, &d0, &d1);
+    pool_window_taps(ah, oh, &h0, &h1);
+    pool_interior(aw, &lo, &hi);
+    if (!(d1 - d0 == 1 && h1 - h0 == 2 && aw->window == 2 && aw->stride == 2 && aw->dilation == 1 && lo < hi))
+        lo = hi = OW;   /* no row loop: every cell on its own */
+    for (size_t ow = 0; ow < lo; ow++)
+        max_cell_cl(v, xs, od, oh, ow, yrow + ow * C, arow ? arow + ow * C : NULL);
+    if (lo < hi) {
+        const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)(d0 * ad->dilation));
+        const size_t ih = (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)(h0 * ah->dilation));
+        const size_t row0 = (id * ah->in + ih) * aw->in, row1 = row0 + ah->dilation * aw->in;   /* cells */
+        for (size_t ow = lo; ow < hi; ow++) {
+            const size_t col = (size_t)pool_window_start(aw, ow);   /* >= 0: interior */
+            const size_t cells[4] = {row0 + col, row0 + col + 1, row1 + col, row1 + col + 1};
+            max_cell_cl_2x2(xs, C, cells, yrow + ow * C, arow ? arow + ow * C : NULL);
+        }
+    }
+    for (size_t ow = hi; ow < OW; ow++)
+        max_cell_cl(v, xs, od, oh, ow, yrow + ow * C, arow ? arow + ow * C : NULL);
+}
+
 nnr_status nnr_maxpool_fwd_avx2(const nnr_pool_params *p, const nnr_shape *in_shape, const float *x, float *y,
                                 int32_t *argmax)
 {
@@ -351,15 +386,13 @@ nnr_status nnr_maxpool_fwd_avx2(const nnr_pool_params *p, const nnr_shape *in_sh
                           argmax ? argmax + pl * v.out_plane : NULL);
         return st;
     }
+    const size_t row_len = v.axis[2].out * v.c;   /* values of one output row */
     for (size_t n = 0; n < v.n; n++) {
         const float *xs = x + n * v.in_plane * v.c;
-        size_t o = 0;
+        size_t at = n * v.out_plane * v.c;
         for (size_t od = 0; od < v.axis[0].out; od++)
-            for (size_t oh = 0; oh < v.axis[1].out; oh++)
-                for (size_t ow = 0; ow < v.axis[2].out; ow++, o++) {
-                    const size_t at = (n * v.out_plane + o) * v.c;
-                    max_cell_cl(&v, xs, od, oh, ow, y + at, argmax ? argmax + at : NULL);
-                }
+            for (size_t oh = 0; oh < v.axis[1].out; oh++, at += row_len)
+                max_fwd_row_cl(&v, xs, od, oh, y + at, argmax ? argmax + at : NULL);
     }
     return st;
 }
