@@ -14,9 +14,8 @@
  * L·g for its random g, so the backward scales dL/dx by dout[0].
  */
 #include "config.h"
-#include <stdlib.h>
 #include <string.h>
-#include "nnref/gradcheck.h"
+#include "gradcheck/problem_util.h"
 
 /* Key of the default input, apart from the harness' g. */
 #define ACT_GC_KEY_X 0x61637401u
@@ -75,19 +74,19 @@ static nnr_status act_run(act_problem *b, const double *x, const int32_t *labels
         return nnr_error(NNR_ERR_SHAPE, "shape has rank %zu; the cross-entropy's logits are (batch, classes)",
                          b->shape.rank);
     const size_t rows = b->count / b->shape.dims[b->shape.rank - 1];
-    b->x = calloc(b->count, sizeof(double));
-    b->y = calloc(b->count, sizeof(double));
-    b->dx = calloc(b->count, sizeof(double));
-    b->labels = calloc(rows, sizeof(int32_t));
-    if (b->x == NULL || b->y == NULL || b->dx == NULL || b->labels == NULL)
+    gc_buffers mem = {0};
+    b->x = gc_doubles(&mem, b->count);
+    b->y = gc_doubles(&mem, b->count);
+    b->dx = gc_doubles(&mem, b->count);
+    b->labels = gc_alloc(&mem, rows, sizeof(int32_t));
+    if (mem.failed) {
         st = nnr_error(NNR_ERR_NOMEM, "cannot allocate the activation gradient-check buffers (%zu values)",
                        b->count);
-    if (st.code == NNR_OK) {
+    } else {
         if (x != NULL) {
             memcpy(b->x, x, b->count * sizeof(double));
         } else {
-            for (size_t i = 0; i < b->count; i++)
-                b->x[i] = nnr_rng_normal(seed ^ ACT_GC_KEY_X, i);
+            gc_fill_normal(b->x, b->count, seed ^ ACT_GC_KEY_X, 0.0, 1.0);
             if (b->kind == ACT_GC_RELU && b->count >= 2) {
                 b->x[0] = 0.0;    /* at the kink */
                 b->x[1] = 1e-9;   /* within the step of it */
@@ -98,30 +97,21 @@ static nnr_status act_run(act_problem *b, const double *x, const int32_t *labels
             b->labels[n] = labels != NULL ? labels[n]
                                           : (int32_t)(nnr_rng_uniform(seed ^ ACT_GC_KEY_LABELS, n) * (double)classes);
 
-        nnr_gc_problem problem = {0};
-        problem.ctx = b;
-        problem.forward = act_forward;
-        problem.backward = act_backward;
-        problem.out = b->kind == ACT_GC_XENT ? &b->loss : b->y;
-        problem.out_count = b->kind == ACT_GC_XENT ? 1 : b->count;
-        problem.tensors[problem.n_tensors++] =
-            (nnr_gc_tensor){b->kind == ACT_GC_XENT ? "logits" : "x", b->x, b->dx, b->count};
+        const int xent = b->kind == ACT_GC_XENT;
+        nnr_gc_problem problem = gc_problem(b, act_forward, act_backward, xent ? &b->loss : b->y,
+                                            xent ? 1 : b->count);
+        gc_add_tensor(&problem, xent ? "logits" : "x", b->x, b->dx, b->count);
         st = nnr_gradcheck(&problem, options, report);
     }
-    free(b->x);
-    free(b->y);
-    free(b->dx);
-    free(b->labels);
+    gc_buffers_free(&mem);
     return st;
 }
 
 static nnr_status start(act_gc_kind kind, const nnr_shape *shape, const double *x, const int32_t *labels,
                         uint64_t seed, const nnr_gc_options *options, nnr_gc_report *report)
 {
-    if (shape == NULL)
-        return nnr_error(NNR_ERR_NULL, "shape is NULL");
-    if (report == NULL)
-        return nnr_error(NNR_ERR_NULL, "report is NULL");
+    NNR_TRY(nnr_need(shape, "shape"));
+    NNR_TRY(nnr_need(report, "report"));
     act_problem b = {0};
     b.kind = kind;
     b.shape = *shape;

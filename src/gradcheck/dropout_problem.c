@@ -10,8 +10,7 @@
  * so the central difference is exact up to rounding and there are no kinks.
  */
 #include "config.h"
-#include <stdlib.h>
-#include "nnref/gradcheck.h"
+#include "gradcheck/problem_util.h"
 
 typedef struct dropout_problem {
     nnr_dropout_params params;
@@ -35,41 +34,26 @@ static nnr_status dropout_backward(void *ctx, const double *dy)
 nnr_status nnr_gradcheck_dropout(const nnr_dropout_params *p, const nnr_shape *shape, uint64_t seed,
                                  const nnr_gc_options *options, nnr_gc_report *report)
 {
-    if (p == NULL)
-        return nnr_error(NNR_ERR_NULL, "params is NULL");
-    if (shape == NULL)
-        return nnr_error(NNR_ERR_NULL, "shape is NULL");
-    if (report == NULL)
-        return nnr_error(NNR_ERR_NULL, "report is NULL");
+    NNR_TRY(gc_need_args(p, shape, report));
     size_t count, noise;
-    nnr_status st = nnr_shape_numel(shape, "shape", &count);
-    if (st.code == NNR_OK)
-        st = nnr_dropout_mask_count(p, shape, &noise);
-    if (st.code != NNR_OK)
-        return st;
+    NNR_TRY(nnr_shape_numel(shape, "shape", &count));
+    NNR_TRY(nnr_dropout_mask_count(p, shape, &noise));
 
     dropout_problem b = {*p, *shape, NULL, NULL, NULL, NULL};
-    b.x = calloc(count, sizeof(double));
-    b.y = calloc(count, sizeof(double));
-    b.dx = calloc(count, sizeof(double));
-    b.mask = calloc(noise, 1);
-    if (b.x == NULL || b.y == NULL || b.dx == NULL || b.mask == NULL) {
+    gc_buffers mem = {0};
+    b.x = gc_doubles(&mem, count);
+    b.y = gc_doubles(&mem, count);
+    b.dx = gc_doubles(&mem, count);
+    b.mask = gc_alloc(&mem, noise, 1);
+    nnr_status st;
+    if (mem.failed) {
         st = nnr_error(NNR_ERR_NOMEM, "cannot allocate the dropout gradient-check buffers (%zu values)", count);
     } else {
-        for (size_t i = 0; i < count; i++)
-            b.x[i] = nnr_rng_normal(seed, i);
-        nnr_gc_problem problem = {0};
-        problem.ctx = &b;
-        problem.forward = dropout_forward;
-        problem.backward = dropout_backward;
-        problem.out = b.y;
-        problem.out_count = count;
-        problem.tensors[problem.n_tensors++] = (nnr_gc_tensor){"x", b.x, b.dx, count};
+        gc_fill_normal(b.x, count, seed, 0.0, 1.0);
+        nnr_gc_problem problem = gc_problem(&b, dropout_forward, dropout_backward, b.y, count);
+        gc_add_tensor(&problem, "x", b.x, b.dx, count);
         st = nnr_gradcheck(&problem, options, report);
     }
-    free(b.x);
-    free(b.y);
-    free(b.dx);
-    free(b.mask);
+    gc_buffers_free(&mem);
     return st;
 }

@@ -5,21 +5,17 @@
  * backward that call the kernels, and the tensor list.
  */
 #include "config.h"
-#include <stdlib.h>
-#include "nnref/gradcheck.h"
+#include "gradcheck/problem_util.h"
 
-/* Keys of the random tensors, apart from each other and from the harness' g. */
-#define GN_GC_KEY_X      0x676e0001u
-#define GN_GC_KEY_GAMMA  0x676e0002u
-#define GN_GC_KEY_BETA   0x676e0003u
+/* Keys of the random tensors x, gamma, beta: GN_GC_KEY + 1, 2, 3, apart from the harness' g. */
+#define GN_GC_KEY 0x676e0000u
 
 typedef struct gn_problem {
     nnr_groupnorm_params params;
     nnr_instancenorm_params in_params;
     int instance;                     /* 1: go through the InstanceNorm entry points */
     nnr_shape shape;
-    size_t count, channels, cache_len;
-    double *x, *gamma, *beta, *y, *dx, *dgamma, *dbeta, *mean, *istd, *var;
+    gc_norm t;                        /* x, gamma, beta (C channels) */
     nnr_groupnorm_cache_f64 cache;
 } gn_problem;
 
@@ -27,99 +23,49 @@ static nnr_status gn_forward(void *ctx)
 {
     gn_problem *b = ctx;
     if (b->instance)
-        return nnr_instancenorm_fwd_train_naive_f64(&b->in_params, &b->shape, b->x, b->gamma, b->beta, b->y,
+        return nnr_instancenorm_fwd_train_naive_f64(&b->in_params, &b->shape, b->t.x, b->t.gamma, b->t.beta, b->t.y,
                                                     &b->cache, NULL);
-    return nnr_groupnorm_fwd_naive_f64(&b->params, &b->shape, b->x, b->gamma, b->beta, b->y, &b->cache);
+    return nnr_groupnorm_fwd_naive_f64(&b->params, &b->shape, b->t.x, b->t.gamma, b->t.beta, b->t.y, &b->cache);
 }
 
 static nnr_status gn_backward(void *ctx, const double *dy)
 {
     gn_problem *b = ctx;
     if (b->instance)
-        return nnr_instancenorm_bwd_train_naive_f64(&b->in_params, &b->shape, b->x, b->gamma, &b->cache, dy,
-                                                    b->dx, b->dgamma, b->dbeta);
-    return nnr_groupnorm_bwd_naive_f64(&b->params, &b->shape, b->x, b->gamma, &b->cache, dy, b->dx, b->dgamma,
-                                       b->dbeta);
-}
-
-static void gn_problem_free(gn_problem *b)
-{
-    double **bufs[] = {&b->x, &b->gamma, &b->beta, &b->y, &b->dx, &b->dgamma, &b->dbeta,
-                       &b->mean, &b->istd, &b->var};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
-        free(*bufs[i]);
-        *bufs[i] = NULL;
-    }
-}
-
-static double *alloc_doubles(size_t n, int *failed)
-{
-    double *p = calloc(n, sizeof(double));
-    if (p == NULL)
-        *failed = 1;
-    return p;
+        return nnr_instancenorm_bwd_train_naive_f64(&b->in_params, &b->shape, b->t.x, b->t.gamma, &b->cache, dy,
+                                                    b->t.dx, b->t.dgamma, b->t.dbeta);
+    return nnr_groupnorm_bwd_naive_f64(&b->params, &b->shape, b->t.x, b->t.gamma, &b->cache, dy, b->t.dx,
+                                       b->t.dgamma, b->t.dbeta);
 }
 
 static nnr_status gn_run(gn_problem *b, uint64_t seed, const nnr_gc_options *options, nnr_gc_report *report)
 {
-    nnr_status st = nnr_groupnorm_sizes(&b->params, &b->shape, &b->channels, NULL, &b->cache_len);
-    if (st.code == NNR_OK)
-        st = nnr_shape_numel(&b->shape, "shape", &b->count);
-    if (st.code != NNR_OK)
-        return st;
+    size_t count, channels, cache_len;
+    NNR_TRY(nnr_groupnorm_sizes(&b->params, &b->shape, &channels, NULL, &cache_len));
+    NNR_TRY(nnr_shape_numel(&b->shape, "shape", &count));
 
-    int failed = 0;
-    const size_t n = b->count, C = b->channels, L = b->cache_len;
-    b->x = alloc_doubles(n, &failed);
-    b->y = alloc_doubles(n, &failed);
-    b->dx = alloc_doubles(n, &failed);
-    b->gamma = alloc_doubles(C, &failed);
-    b->beta = alloc_doubles(C, &failed);
-    b->dgamma = alloc_doubles(C, &failed);
-    b->dbeta = alloc_doubles(C, &failed);
-    b->mean = alloc_doubles(L, &failed);
-    b->istd = alloc_doubles(L, &failed);
-    b->var = alloc_doubles(L, &failed);
-    if (failed) {
-        gn_problem_free(b);
-        return nnr_error(NNR_ERR_NOMEM, "cannot allocate the GroupNorm gradient-check buffers (%zu values)", n);
+    gc_buffers mem = {0};
+    gc_norm_alloc(&b->t, &mem, count, channels);
+    b->cache.mean = gc_doubles(&mem, cache_len);
+    b->cache.istd = gc_doubles(&mem, cache_len);
+    b->cache.var = gc_doubles(&mem, cache_len);
+    nnr_status st;
+    if (mem.failed) {
+        st = nnr_error(NNR_ERR_NOMEM, "cannot allocate the GroupNorm gradient-check buffers (%zu values)", count);
+    } else {
+        gc_norm_fill(&b->t, seed, GN_GC_KEY);
+        nnr_gc_problem problem = gc_problem(b, gn_forward, gn_backward, b->t.y, count);
+        gc_norm_tensors(&problem, &b->t, "gamma", b->params.scale, b->params.center);
+        st = nnr_gradcheck(&problem, options, report);
     }
-    b->cache = (nnr_groupnorm_cache_f64){b->mean, b->istd, b->var};
-
-    /* x spread over a few units around an offset, so every group's variance
-     * is far from zero even for two values per group. */
-    for (size_t i = 0; i < n; i++)
-        b->x[i] = 0.5 + 2.0 * nnr_rng_normal(seed ^ GN_GC_KEY_X, i);
-    for (size_t c = 0; c < C; c++) {
-        b->gamma[c] = 1.0 + 0.5 * nnr_rng_normal(seed ^ GN_GC_KEY_GAMMA, c);
-        b->beta[c] = 0.5 * nnr_rng_normal(seed ^ GN_GC_KEY_BETA, c);
-    }
-
-    nnr_gc_problem problem = {0};
-    problem.ctx = b;
-    problem.forward = gn_forward;
-    problem.backward = gn_backward;
-    problem.out = b->y;
-    problem.out_count = n;
-    problem.tensors[problem.n_tensors++] = (nnr_gc_tensor){"x", b->x, b->dx, n};
-    if (b->params.scale)
-        problem.tensors[problem.n_tensors++] = (nnr_gc_tensor){"gamma", b->gamma, b->dgamma, C};
-    if (b->params.center)
-        problem.tensors[problem.n_tensors++] = (nnr_gc_tensor){"beta", b->beta, b->dbeta, C};
-    st = nnr_gradcheck(&problem, options, report);
-    gn_problem_free(b);
+    gc_buffers_free(&mem);
     return st;
 }
 
 nnr_status nnr_gradcheck_groupnorm(const nnr_groupnorm_params *p, const nnr_shape *shape, uint64_t seed,
                                    const nnr_gc_options *options, nnr_gc_report *report)
 {
-    if (p == NULL)
-        return nnr_error(NNR_ERR_NULL, "params is NULL");
-    if (shape == NULL)
-        return nnr_error(NNR_ERR_NULL, "shape is NULL");
-    if (report == NULL)
-        return nnr_error(NNR_ERR_NULL, "report is NULL");
+    NNR_TRY(gc_need_args(p, shape, report));
     gn_problem b = {0};
     b.params = *p;
     b.shape = *shape;
@@ -129,12 +75,7 @@ nnr_status nnr_gradcheck_groupnorm(const nnr_groupnorm_params *p, const nnr_shap
 nnr_status nnr_gradcheck_instancenorm(const nnr_instancenorm_params *p, const nnr_shape *shape, uint64_t seed,
                                       const nnr_gc_options *options, nnr_gc_report *report)
 {
-    if (p == NULL)
-        return nnr_error(NNR_ERR_NULL, "params is NULL");
-    if (shape == NULL)
-        return nnr_error(NNR_ERR_NULL, "shape is NULL");
-    if (report == NULL)
-        return nnr_error(NNR_ERR_NULL, "report is NULL");
+    NNR_TRY(gc_need_args(p, shape, report));
     gn_problem b = {0};
     b.in_params = *p;
     b.params = nnr_instancenorm_as_groupnorm(p);

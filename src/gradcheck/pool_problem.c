@@ -13,9 +13,8 @@
  * A caller's own input with ties shows up as kinks in the report.
  */
 #include "config.h"
-#include <stdlib.h>
 #include <string.h>
-#include "nnref/gradcheck.h"
+#include "gradcheck/problem_util.h"
 
 /* Key of the permutation, apart from the harness' g. */
 #define POOL_GC_KEY_X 0x706f0001u
@@ -92,32 +91,25 @@ static nnr_status pool_run(pool_problem *b, const double *x, uint64_t seed, cons
     if (st.code != NNR_OK)
         return st;
 
-    b->x = calloc(b->in_count, sizeof(double));
-    b->dx = calloc(b->in_count, sizeof(double));
-    b->y = calloc(b->out_count, sizeof(double));
-    b->argmax = calloc(b->out_count, sizeof(int32_t));
-    if (b->x == NULL || b->dx == NULL || b->y == NULL || b->argmax == NULL)
+    gc_buffers mem = {0};
+    b->x = gc_doubles(&mem, b->in_count);
+    b->dx = gc_doubles(&mem, b->in_count);
+    b->y = gc_doubles(&mem, b->out_count);
+    b->argmax = gc_alloc(&mem, b->out_count, sizeof(int32_t));
+    if (mem.failed) {
         st = nnr_error(NNR_ERR_NOMEM, "cannot allocate the pooling gradient-check buffers (%zu + %zu values)",
                        b->in_count, b->out_count);
-    if (st.code == NNR_OK) {
+    } else {
         if (x != NULL)
             memcpy(b->x, x, b->in_count * sizeof(double));
         else
             well_separated(b->x, b->in_count, seed);
 
-        nnr_gc_problem problem = {0};
-        problem.ctx = b;
-        problem.forward = pool_forward;
-        problem.backward = pool_backward;
-        problem.out = b->y;
-        problem.out_count = b->out_count;
-        problem.tensors[problem.n_tensors++] = (nnr_gc_tensor){"x", b->x, b->dx, b->in_count};
+        nnr_gc_problem problem = gc_problem(b, pool_forward, pool_backward, b->y, b->out_count);
+        gc_add_tensor(&problem, "x", b->x, b->dx, b->in_count);
         st = nnr_gradcheck(&problem, options, report);
     }
-    free(b->x);
-    free(b->dx);
-    free(b->y);
-    free(b->argmax);
+    gc_buffers_free(&mem);
     return st;
 }
 
@@ -128,12 +120,7 @@ static nnr_status start(pool_gc_kind kind, const nnr_pool_params *p, const nnr_g
                         nnr_gc_report *report)
 {
     const int is_global = kind == POOL_GC_GLOBAL_MAX || kind == POOL_GC_GLOBAL_AVG;
-    if (is_global ? g == NULL : p == NULL)
-        return nnr_error(NNR_ERR_NULL, "params is NULL");
-    if (shape == NULL)
-        return nnr_error(NNR_ERR_NULL, "shape is NULL");
-    if (report == NULL)
-        return nnr_error(NNR_ERR_NULL, "report is NULL");
+    NNR_TRY(gc_need_args(is_global ? (const void *)g : (const void *)p, shape, report));
     pool_problem b = {0};
     b.kind = kind;
     if (is_global)
