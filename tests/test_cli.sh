@@ -8,7 +8,7 @@ NNREF=${NNREF_CLI:-${NNREF_BUILDDIR:-.}/src/cli/nnref}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nnref-cli.XXXXXX") || exit 99
 trap 'rm -rf "$TMP"' EXIT
 
-echo "1..23"
+echo "1..25"
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
@@ -115,6 +115,29 @@ if [ "$(rc gc_dense)" = 0 ] && [ "$dense_rows" = "$dense_passed" ] && [ "${dense
     ok "gradcheck dense exits 0 with 14 rows, all PASS"
 else
     not_ok "gradcheck dense exits 0, N = rows = 14, all PASS" "rows=$dense_rows passed=$dense_passed"; show gc_dense
+fi
+
+run gc_act gradcheck dropout relu softmax_xent
+act_rows=$(grep -Ec '^(dropout|relu|xent) ' "$TMP/gc_act.out")
+act_passed=$(tail -n 1 "$TMP/gc_act.out" | sed -n 's/^gradcheck: \([0-9]*\) passed, 0 failed$/\1/p')
+# 5 dropout configurations (fixed masks), 1 ReLU, 3 softmax cross-entropy shapes, one row (x or logits) each
+if [ "$(rc gc_act)" = 0 ] && [ "$act_rows" = "$act_passed" ] && [ "${act_rows:-0}" = 9 ] \
+   && [ "$(grep -Ec '^(dropout|relu|xent) .* PASS' "$TMP/gc_act.out")" = 9 ]; then
+    ok "gradcheck dropout relu softmax_xent exits 0 with 9 rows, all PASS"
+else
+    not_ok "gradcheck dropout relu softmax_xent exits 0, N = rows = 9, all PASS" "rows=$act_rows passed=$act_passed"; show gc_act
+fi
+
+run gc_model gradcheck model
+model_rows=$(grep -Ec '^model ' "$TMP/gc_model.out")
+model_passed=$(tail -n 1 "$TMP/gc_model.out" | sed -n 's/^gradcheck: \([0-9]*\) passed, 0 failed$/\1/p')
+# the issue's Conv2D -> GroupNorm -> ReLU -> Dense -> softmax cross-entropy end to end:
+# x and the six parameter tensors (conv kernel and bias, GroupNorm gamma and beta, dense kernel and bias)
+if [ "$(rc gc_model)" = 0 ] && [ "$model_rows" = "$model_passed" ] && [ "${model_rows:-0}" = 7 ] \
+   && [ "$(grep -Ec '^model .* PASS' "$TMP/gc_model.out")" = 7 ]; then
+    ok "gradcheck model exits 0 with 7 rows (x and six parameter tensors), all PASS"
+else
+    not_ok "gradcheck model exits 0, N = rows = 7, all PASS" "rows=$model_rows passed=$model_passed"; show gc_model
 fi
 
 run gc_bad gradcheck nosuchlayer
