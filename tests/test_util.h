@@ -4,6 +4,8 @@
 
 #include <check.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "nnref.h"
@@ -74,6 +76,69 @@ static inline void tu_randn_d(double *p, size_t n, uint64_t seed, double mean, d
 {
     for (size_t i = 0; i < n; i++)
         p[i] = mean + sd * nnr_rng_normal(seed, i);
+}
+
+/*
+ * What a checking helper measured, for the test body to assert: a helper
+ * that compares many values (a crosscheck, a golden table, a run of rejected
+ * calls) judges each one into a tally and returns; the body then states the
+ * result, e.g. "this many cases ran, none outside its bound", with a message
+ * that carries the numbers and the first bad value in words. The helper's
+ * condition is the bound itself (nothing is loosened by the move), and it
+ * keeps going after a bad value so the count and the worst error are whole.
+ */
+typedef struct tu_tally {
+    size_t cases;     /* cases run: helper calls, table rows, shapes */
+    size_t checked;   /* values (or calls) judged */
+    size_t bad;       /* judged outside their bound */
+    double worst;     /* largest error / bound seen: <= 1 within; INFINITY for NaN or a missed exact bound */
+    char first[512];  /* the first bad one, in words */
+} tu_tally;
+
+/*
+ * Judges one value: ok is the helper's own condition (err <= bound, bitwise
+ * equality, a status code, ...); err and bound feed `worst` (pass 0, 0 when
+ * there is no magnitude). Returns ok; on a bad value the helper then calls
+ * tu_note to describe it (only the first description is kept). Not variadic,
+ * so it inlines: the crosschecks judge millions of values.
+ */
+static inline int tu_judge(tu_tally *t, int ok, double err, double bound)
+{
+    t->checked++;
+    double ratio = bound > 0 ? err / bound : (err == 0 ? 0.0 : INFINITY);
+    if (isnan(ratio) || (!ok && ratio <= 1.0))
+        ratio = INFINITY;   /* NaN, or a failed condition with no magnitude (a code, a word, a canary) */
+    if (ratio > t->worst)
+        t->worst = ratio;
+    if (!ok)
+        t->bad++;
+    return ok;
+}
+
+/* Describes the bad value just judged, if it is the first one. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static inline void tu_note(tu_tally *t, const char *fmt, ...)
+{
+    if (t->bad != 1 || t->first[0] != '\0')
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->first, sizeof t->first, fmt, ap);
+    va_end(ap);
+}
+
+/* Adds b's counts into a (keeping a's first bad description if it has one). */
+static inline void tu_tally_add(tu_tally *a, const tu_tally *b)
+{
+    a->cases += b->cases;
+    a->checked += b->checked;
+    if (a->bad == 0 && b->bad != 0)
+        memcpy(a->first, b->first, sizeof a->first);
+    a->bad += b->bad;
+    if (b->worst > a->worst)
+        a->worst = b->worst;
 }
 
 /* Runs one suite and returns the number of failures. */
