@@ -63,22 +63,31 @@ START_TEST(reference_doc002_example)
 }
 END_TEST
 
-/* Runs a 1-in, 1-out channel 1D layer on x through every implementation and compares with want (exact: small integers). */
-static void expect_1d(const nnr_conv_params *p, const float *x, size_t n, const float *w, const float *b,
-                      const float *want, size_t n_out)
+/* Runs a 1-in, 1-out channel 1D layer on x through every implementation and
+ * judges the output length and each output against want, exactly (small
+ * integers). Returns the tally (cases = implementations run) for the test to
+ * assert. */
+static tu_tally run_1d(const nnr_conv_params *p, const float *x, size_t n, const float *w, const float *b,
+                       const float *want, size_t n_out)
 {
+    tu_tally t = {0};
     conv_impl impls[CONV_MAX_IMPLS];
     const size_t n_impls = conv_impls(impls);
     const nnr_shape in = conv_in_shape(p, 1, 1, &n);
     nnr_shape out;
     assert_ok(nnr_conv_output_shape(p, &in, &out), "output shape");
-    ck_assert_uint_eq(out.dims[p->layout == NNR_CHANNELS_LAST ? 1 : 2], n_out);
-    for (size_t k = 0; k < n_impls; k++) {
+    const size_t len = out.dims[p->layout == NNR_CHANNELS_LAST ? 1 : 2];
+    if (!tu_judge(&t, len == n_out, 0, 0))
+        tu_note(&t, "output length %zu, want %zu", len, n_out);
+    for (size_t k = 0; k < n_impls && len == n_out; k++) {
         float y[16];
         assert_ok(conv_run_fwd(&impls[k], p, &in, x, w, b, y), impls[k].name);
         for (size_t o = 0; o < n_out; o++)
-            ck_assert_msg(y[o] == want[o], "%s y[%zu] = %g, want %g", impls[k].name, o, y[o], want[o]);
+            if (!tu_judge(&t, y[o] == want[o], fabs(y[o] - want[o]), 0))
+                tu_note(&t, "%s y[%zu] = %g, want %g", impls[k].name, o, y[o], want[o]);
+        t.cases++;
     }
+    return t;
 }
 
 /*
@@ -97,11 +106,15 @@ START_TEST(reference_keras_same)
     p.padding = NNR_CONV_SAME;
     p.stride[0] = 2;
     const float x5[5] = {1, 2, 3, 4, 5}, w2[2] = {1, 10}, want5[3] = {21, 43, 5};
-    expect_1d(&p, x5, 5, w2, NULL, want5, 3);
+    tu_tally t = run_1d(&p, x5, 5, w2, NULL, want5, 3);
+    ck_assert_msg(t.cases > 0 && t.bad == 0, "n=5 k=2 s=2 'same': %zu of %zu values differ from [21, 43, 5] over %zu "
+                  "implementations; first: %s", t.bad, t.checked, t.cases, t.first);
 
     p.kernel[0] = 3;
     const float x4[4] = {1, 2, 3, 4}, w3[3] = {1, 1, 1}, want4[2] = {6, 7};
-    expect_1d(&p, x4, 4, w3, NULL, want4, 2);
+    t = run_1d(&p, x4, 4, w3, NULL, want4, 2);
+    ck_assert_msg(t.cases > 0 && t.bad == 0, "n=4 k=3 s=2 'same': %zu of %zu values differ from [6, 7] over %zu "
+                  "implementations; first: %s", t.bad, t.checked, t.cases, t.first);
 
     nnr_conv_params q = nnr_conv_keras(2, 1, 1, 3);
     q.padding = NNR_CONV_SAME;
@@ -138,7 +151,9 @@ START_TEST(reference_torch_explicit)
     nnr_conv_params p = nnr_conv_torch(1, 1, 1, 3);
     p.pad_before[0] = p.pad_after[0] = 1;
     const float x4[4] = {1, 2, 3, 4}, w3[3] = {1, 2, 3}, b[1] = {0.5f}, want[4] = {8.5f, 14.5f, 20.5f, 11.5f};
-    expect_1d(&p, x4, 4, w3, b, want, 4);
+    tu_tally t = run_1d(&p, x4, 4, w3, b, want, 4);
+    ck_assert_msg(t.cases > 0 && t.bad == 0, "Conv1d(1, 1, 3, padding=1): %zu of %zu values differ from "
+                  "[8.5, 14.5, 20.5, 11.5] over %zu implementations; first: %s", t.bad, t.checked, t.cases, t.first);
 
     nnr_conv_params q = nnr_conv_torch(1, 1, 1, 2);
     q.use_bias = 0;
@@ -146,14 +161,18 @@ START_TEST(reference_torch_explicit)
     q.dilation[0] = 2;
     q.pad_before[0] = q.pad_after[0] = 1;
     const float x6[6] = {1, 2, 3, 4, 5, 6}, w2[2] = {1, 10}, want6[3] = {20, 42, 64};
-    expect_1d(&q, x6, 6, w2, NULL, want6, 3);
+    t = run_1d(&q, x6, 6, w2, NULL, want6, 3);
+    ck_assert_msg(t.cases > 0 && t.bad == 0, "Conv1d(1, 1, 2, stride=2, padding=1, dilation=2): %zu of %zu values "
+                  "differ from [20, 42, 64] over %zu implementations; first: %s", t.bad, t.checked, t.cases, t.first);
 
     nnr_conv_params c = nnr_conv_keras(1, 1, 1, 3);
     c.use_bias = 0;
     c.padding = NNR_CONV_EXPLICIT;
     c.pad_before[0] = 2;
     const float want_causal[4] = {3, 8, 14, 20};
-    expect_1d(&c, x4, 4, w3, NULL, want_causal, 4);
+    t = run_1d(&c, x4, 4, w3, NULL, want_causal, 4);
+    ck_assert_msg(t.cases > 0 && t.bad == 0, "Conv1D causal pads (2, 0): %zu of %zu values differ from [3, 8, 14, 20] "
+                  "over %zu implementations; first: %s", t.bad, t.checked, t.cases, t.first);
 }
 END_TEST
 
