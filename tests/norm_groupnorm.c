@@ -52,8 +52,23 @@ static size_t golden_index(int channels_last, size_t c, size_t s)
     return channels_last ? s * 4 + c : c * 2 + s;
 }
 
-static void golden_check(int channels_last, const gn_impl *impl)
+/* Judges v against want within tol (strictly, as ck_assert_float_eq_tol does): a golden value of one run. */
+static void golden_judge(tu_tally *t, const char *run, const char *what, size_t i, double v, double want, double tol)
 {
+    const double err = fabs(v - want);
+    if (!tu_judge(t, err < tol, err, tol))
+        tu_note(t, "%s %s[%zu] = %.9g, want %.9g (|diff| %.3g, bound %.3g)", run, what, i, v, want, err, tol);
+}
+
+/* Runs the golden case forward and backward through one implementation in
+ * one layout and judges the cache, y, dx, dgamma and dbeta against the
+ * hand-computed values (cases = 1; 30 values: mean, var, istd 2 each, y 8,
+ * dgamma 4, dbeta 4, dx 8). */
+static tu_tally golden_check(int channels_last, const gn_impl *impl)
+{
+    tu_tally t = {.cases = 1};
+    char run[64];
+    snprintf(run, sizeof run, "%s %s", impl->name, channels_last ? "nhwc" : "nchw");
     nnr_groupnorm_params p = channels_last ? nnr_groupnorm_keras(2) : nnr_groupnorm_torch(2);
     p.epsilon = 4.0;
     const nnr_shape shape = channels_last ? (nnr_shape){3, {1, 2, 4}} : (nnr_shape){3, {1, 4, 2}};
@@ -64,42 +79,46 @@ static void golden_check(int channels_last, const gn_impl *impl)
     nnr_groupnorm_cache cache = {mean, istd, var};
     nnr_status st = impl->fwd(&p, &shape, x, golden_gamma, golden_beta, y, &cache);
     ck_assert_msg(st.code == NNR_OK, "%s", nnr_strerror(&st));
-    ck_assert_float_eq_tol(mean[0], 4.0f, 1e-6f);
-    ck_assert_float_eq_tol(mean[1], 13.0f, 1e-6f);
+    golden_judge(&t, run, "mean", 0, mean[0], 4.0, 1e-6f);
+    golden_judge(&t, run, "mean", 1, mean[1], 13.0, 1e-6f);
     for (size_t g = 0; g < 2; g++) {
-        ck_assert_float_eq_tol(var[g], 5.0f, 1e-6f);
-        ck_assert_float_eq_tol(istd[g], 1.0f / 3, 1e-7f);
+        golden_judge(&t, run, "var", g, var[g], 5.0, 1e-6f);
+        golden_judge(&t, run, "istd", g, istd[g], 1.0f / 3, 1e-7f);
     }
     for (size_t c = 0; c < 4; c++)
-        for (size_t s = 0; s < 2; s++) {
-            const size_t i = golden_index(channels_last, c, s);
-            ck_assert_msg(fabs(y[i] - golden_y_cf[c * 2 + s]) < 1e-6, "%s %s y[c=%zu,s=%zu] = %.9g, want %.9g",
-                          impl->name, channels_last ? "nhwc" : "nchw", c, s, y[i], golden_y_cf[c * 2 + s]);
-        }
+        for (size_t s = 0; s < 2; s++)
+            golden_judge(&t, run, "y (c*2+s)", c * 2 + s, y[golden_index(channels_last, c, s)],
+                         golden_y_cf[c * 2 + s], 1e-6);
 
     dy[golden_index(channels_last, 0, 0)] = 1.0f;
     st = impl->bwd(&p, &shape, x, golden_gamma, &cache, dy, dx, dgamma, dbeta);
     ck_assert_msg(st.code == NNR_OK, "%s", nnr_strerror(&st));
     const double want_dgamma[4] = {-1, 0, 0, 0}, want_dbeta[4] = {1, 0, 0, 0};
     for (size_t c = 0; c < 4; c++) {
-        ck_assert_msg(fabs(dgamma[c] - want_dgamma[c]) < 1e-6, "%s dgamma[%zu] = %.9g", impl->name, c, dgamma[c]);
-        ck_assert_msg(fabs(dbeta[c] - want_dbeta[c]) < 1e-6, "%s dbeta[%zu] = %.9g", impl->name, c, dbeta[c]);
-        for (size_t s = 0; s < 2; s++) {
-            const size_t i = golden_index(channels_last, c, s);
-            ck_assert_msg(fabs(dx[i] - golden_dx_cf[c * 2 + s]) < 1e-6, "%s dx[c=%zu,s=%zu] = %.9g, want %.9g",
-                          impl->name, c, s, dx[i], golden_dx_cf[c * 2 + s]);
-        }
+        golden_judge(&t, run, "dgamma", c, dgamma[c], want_dgamma[c], 1e-6);
+        golden_judge(&t, run, "dbeta", c, dbeta[c], want_dbeta[c], 1e-6);
+        for (size_t s = 0; s < 2; s++)
+            golden_judge(&t, run, "dx (c*2+s)", c * 2 + s, dx[golden_index(channels_last, c, s)],
+                         golden_dx_cf[c * 2 + s], 1e-6);
     }
+    return t;
 }
 
 START_TEST(reference_golden_c4_g2_both_layouts)
 {
     gn_impl impls[2];
     const size_t n = gn_impls(impls);
-    for (size_t k = 0; k < n; k++) {
-        golden_check(0, &impls[k]);
-        golden_check(1, &impls[k]);
-    }
+    tu_tally all = {0};
+    for (size_t k = 0; k < n; k++)
+        for (int channels_last = 0; channels_last < 2; channels_last++) {
+            const tu_tally t = golden_check(channels_last, &impls[k]);
+            tu_tally_add(&all, &t);
+        }
+    /* every implementation in both layouts: 30 golden values each, all within their bounds */
+    ck_assert_uint_eq(all.cases, 2 * n);
+    ck_assert_uint_eq(all.checked, 30 * all.cases);
+    ck_assert_msg(all.bad == 0, "%zu of %zu golden values (C = 4, G = 2) off; first: %s", all.bad, all.checked,
+                  all.first);
 }
 END_TEST
 

@@ -25,7 +25,9 @@
  *  relative plus cancellation in x - mean of about one more eps) and adds it
  *  in double, so every term errs by at most about 3 eps relative and the sum
  *  by 3 eps * sum |term|; the final rounding adds eps/2 * |ref|. K_RED = 4.
- *  The measured worst errors are printed with NNREF_XC_VERBOSE=1.
+ *  Each shape's helper judges every value against its bound and returns the
+ *  count, the failures and the worst errors in those units; the test asserts
+ *  them. The measured worst errors are printed with NNREF_XC_VERBOSE=1.
  */
 #include "config.h"
 #include <float.h>
@@ -45,29 +47,44 @@ typedef struct xc_shape {
     size_t n_axes;
 } xc_shape;
 
-/* Worst error seen, in units of the tolerance's eps term, for the verbose report. */
-static double worst_elem, worst_red;
+/* What one or more shapes measured: every value judged (t), and the worst
+ * errors in units of the tolerances' eps terms (bounds K_ELEM and K_RED). */
+typedef struct xc_result {
+    tu_tally t;
+    double worst_elem, worst_red;
+} xc_result;
 
-static void check_elem(const char *what, const char *tag, const float *a, const double *ref, size_t n)
+static void xc_result_add(xc_result *a, const xc_result *b)
+{
+    tu_tally_add(&a->t, &b->t);
+    a->worst_elem = fmax(a->worst_elem, b->worst_elem);
+    a->worst_red = fmax(a->worst_red, b->worst_red);
+}
+
+/* Elementwise: |avx2 - ref| <= K_ELEM eps (|ref| + 1), judged per value. */
+static void check_elem(xc_result *r, const char *what, const char *tag, const float *a, const double *ref, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const double err = fabs(a[i] - ref[i]) / (FLT_EPSILON * (fabs(ref[i]) + 1));
-        if (err > worst_elem)
-            worst_elem = err;
-        ck_assert_msg(err <= K_ELEM, "%s %s[%zu]: avx2 %.9g, ref %.9g (%.1f eps)", tag, what, i, a[i], ref[i], err);
+        if (err > r->worst_elem || isnan(err))
+            r->worst_elem = isnan(err) ? INFINITY : err;
+        if (!tu_judge(&r->t, err <= K_ELEM, err, K_ELEM))
+            tu_note(&r->t, "%s %s[%zu]: avx2 %.9g, ref %.9g (%.1f eps)", tag, what, i, a[i], ref[i], err);
     }
 }
 
-static void check_red(const char *what, const char *tag, const float *a, const double *ref, const double *abs_sum,
-                      size_t n)
+/* Reductions: |avx2 - ref| - eps |ref| <= K_RED eps sum|terms|, judged per value. */
+static void check_red(xc_result *r, const char *what, const char *tag, const float *a, const double *ref,
+                      const double *abs_sum, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const double err = fabs(a[i] - ref[i]) - FLT_EPSILON * fabs(ref[i]);
         const double units = err / (FLT_EPSILON * (abs_sum[i] + DBL_MIN));
-        if (units > worst_red)
-            worst_red = units;
-        ck_assert_msg(err <= K_RED * FLT_EPSILON * abs_sum[i], "%s %s[%zu]: avx2 %.9g, ref %.9g, sum|terms| %.3g", tag,
-                      what, i, a[i], ref[i], abs_sum[i]);
+        if (units > r->worst_red || isnan(units))
+            r->worst_red = isnan(units) ? INFINITY : units;
+        if (!tu_judge(&r->t, err <= K_RED * FLT_EPSILON * abs_sum[i], units, K_RED))
+            tu_note(&r->t, "%s %s[%zu]: avx2 %.9g, ref %.9g, sum|terms| %.3g", tag, what, i, a[i], ref[i],
+                    abs_sum[i]);
     }
 }
 
@@ -77,9 +94,11 @@ static void widen(double *d, const float *f, size_t n)
         d[i] = f[i];
 }
 
-/* One shape, LayerNorm and RMSNorm, forward and backward, against naive float and double. */
-static void crosscheck_shape(const xc_shape *c, int unaligned, uint64_t seed, int aligned32)
+/* One shape, LayerNorm and RMSNorm, forward and backward, against naive float
+ * and double: returns every value judged (cases = 1) and the worst errors. */
+static xc_result crosscheck_shape(const xc_shape *c, int unaligned, uint64_t seed, int aligned32)
 {
+    xc_result r = {.t = {.cases = 1}};
     size_t count, D, rows;
     nnr_layernorm_params p = nnr_layernorm_torch(1);
     memcpy(p.axes, c->axes, sizeof p.axes);
@@ -118,10 +137,10 @@ static void crosscheck_shape(const xc_shape *c, int unaligned, uint64_t seed, in
     ck_assert_int_eq(nnr_layernorm_fwd_naive(&p, &c->shape, x, gamma, beta, yn, &(nnr_layernorm_cache){mn, in}).code, NNR_OK);
     ck_assert_int_eq(nnr_layernorm_fwd_naive_f64(&p, &c->shape, dx_, dg, db, dy_, &(nnr_layernorm_cache_f64){dm, di}).code, NNR_OK);
     widen(ref, yn, count);
-    check_elem("ln y vs naive", tag, y, ref, count);
-    check_elem("ln y vs double", tag, y, dy_, count);
-    check_elem("ln mean vs double", tag, ma, dm, rows);
-    check_elem("ln istd vs double", tag, ia, di, rows);
+    check_elem(&r, "ln y vs naive", tag, y, ref, count);
+    check_elem(&r, "ln y vs double", tag, y, dy_, count);
+    check_elem(&r, "ln mean vs double", tag, ma, dm, rows);
+    check_elem(&r, "ln istd vs double", tag, ia, di, rows);
 
     /* ---- LayerNorm backward, all from the naive float cache ---- */
     const nnr_layernorm_cache cache = {mn, in};
@@ -153,14 +172,14 @@ static void crosscheck_shape(const xc_shape *c, int unaligned, uint64_t seed, in
         free(unused); free(ady); free(tmp); free(xhat);
     }
     widen(ref, dxn, count);
-    check_elem("ln dx vs naive", tag, dxv, ref, count);
-    check_elem("ln dx vs double", tag, dxv, ddx, count);
+    check_elem(&r, "ln dx vs naive", tag, dxv, ref, count);
+    check_elem(&r, "ln dx vs double", tag, dxv, ddx, count);
     widen(ref, dgn, D);
-    check_red("ln dgamma vs naive", tag, dgv, ref, abs_g, D);
-    check_red("ln dgamma vs double", tag, dgv, ddg, abs_g, D);
+    check_red(&r, "ln dgamma vs naive", tag, dgv, ref, abs_g, D);
+    check_red(&r, "ln dgamma vs double", tag, dgv, ddg, abs_g, D);
     widen(ref, dbn, D);
-    check_red("ln dbeta vs naive", tag, dbv, ref, abs_b, D);
-    check_red("ln dbeta vs double", tag, dbv, ddb, abs_b, D);
+    check_red(&r, "ln dbeta vs naive", tag, dbv, ref, abs_b, D);
+    check_red(&r, "ln dbeta vs double", tag, dbv, ddb, abs_b, D);
 
     /* ---- RMSNorm forward and backward ---- */
     nnr_rmsnorm_params rp = nnr_rmsnorm_torch(1);
@@ -170,9 +189,9 @@ static void crosscheck_shape(const xc_shape *c, int unaligned, uint64_t seed, in
     ck_assert_int_eq(nnr_rmsnorm_fwd_naive(&rp, &c->shape, x, gamma, yn, &(nnr_rmsnorm_cache){in}).code, NNR_OK);
     ck_assert_int_eq(nnr_rmsnorm_fwd_naive_f64(&rp, &c->shape, dx_, dg, dy_, &(nnr_rmsnorm_cache_f64){di}).code, NNR_OK);
     widen(ref, yn, count);
-    check_elem("rms y vs naive", tag, y, ref, count);
-    check_elem("rms y vs double", tag, y, dy_, count);
-    check_elem("rms rstd vs double", tag, ia, di, rows);
+    check_elem(&r, "rms y vs naive", tag, y, ref, count);
+    check_elem(&r, "rms y vs double", tag, y, dy_, count);
+    check_elem(&r, "rms rstd vs double", tag, ia, di, rows);
     ck_assert_int_eq(nnr_rmsnorm_bwd_avx2(&rp, &c->shape, x, gamma, &(nnr_rmsnorm_cache){in}, dy, dxv, dgv).code, NNR_OK);
     ck_assert_int_eq(nnr_rmsnorm_bwd_naive(&rp, &c->shape, x, gamma, &(nnr_rmsnorm_cache){in}, dy, dxn, dgn).code, NNR_OK);
     widen(di, in, rows);
@@ -188,16 +207,17 @@ static void crosscheck_shape(const xc_shape *c, int unaligned, uint64_t seed, in
         free(ady); free(tmp);
     }
     widen(ref, dxn, count);
-    check_elem("rms dx vs naive", tag, dxv, ref, count);
-    check_elem("rms dx vs double", tag, dxv, ddx, count);
+    check_elem(&r, "rms dx vs naive", tag, dxv, ref, count);
+    check_elem(&r, "rms dx vs double", tag, dxv, ddx, count);
     widen(ref, dgn, D);
-    check_red("rms dscale vs naive", tag, dgv, ref, abs_g, D);
-    check_red("rms dscale vs double", tag, dgv, ddg, abs_g, D);
+    check_red(&r, "rms dscale vs naive", tag, dgv, ref, abs_g, D);
+    check_red(&r, "rms dscale vs double", tag, dgv, ddg, abs_g, D);
 
     free(fx); free(fdy); free(fg); free(fb); free(ya); free(yn); free(dxa); free(dxn);
     free(dga); free(dba); free(dgn); free(dbn); free(ma); free(ia); free(mn); free(in);
     free(dx_); free(ddy); free(dg); free(db); free(dy_); free(ddx); free(ddg); free(ddb);
     free(dm); free(di); free(ref); free(abs_g); free(abs_b);
+    return r;
 }
 
 static const size_t row_lengths[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 31, 32, 33, 64, 768,
@@ -208,13 +228,19 @@ static const size_t row_lengths[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 
 START_TEST(crosscheck_trailing)
 {
     const size_t D = row_lengths[_i];
+    xc_result all = {0};
     for (size_t rows = 1; rows <= 9; rows++)
         for (int unaligned = 0; unaligned < 2; unaligned++) {
             if (D >= 1500 && rows > 3 && rows != 9)
                 continue;   /* the long rows: 1, 2, 3 and 9 rows are enough */
             const xc_shape c = {{2, {rows, D}}, {-1}, 1};
-            crosscheck_shape(&c, unaligned, 100 + D * 16 + rows, 0);
+            const xc_result r = crosscheck_shape(&c, unaligned, 100 + D * 16 + rows, 0);
+            xc_result_add(&all, &r);
         }
+    ck_assert_uint_eq(all.t.cases, D >= 1500 ? 8 : 18);
+    ck_assert_msg(all.t.bad == 0, "D = %zu: %zu of %zu AVX2 values outside their bound (worst elementwise %.2f eps, "
+                  "bound %g; reductions %.3f, bound %g); first: %s", D, all.t.bad, all.t.checked, all.worst_elem,
+                  K_ELEM, all.worst_red, K_RED, all.t.first);
 }
 END_TEST
 
@@ -232,8 +258,15 @@ static const xc_shape other_axes[] = {
 
 START_TEST(crosscheck_other_axes)
 {
-    for (int unaligned = 0; unaligned < 2; unaligned++)
-        crosscheck_shape(&other_axes[_i], unaligned, 300 + (uint64_t)_i, 0);
+    xc_result all = {0};
+    for (int unaligned = 0; unaligned < 2; unaligned++) {
+        const xc_result r = crosscheck_shape(&other_axes[_i], unaligned, 300 + (uint64_t)_i, 0);
+        xc_result_add(&all, &r);
+    }
+    ck_assert_uint_eq(all.t.cases, 2);
+    ck_assert_msg(all.t.bad == 0, "axis set %d: %zu of %zu AVX2 values outside their bound (worst elementwise "
+                  "%.2f eps, bound %g; reductions %.3f, bound %g); first: %s", _i, all.t.bad, all.t.checked,
+                  all.worst_elem, K_ELEM, all.worst_red, K_RED, all.t.first);
 }
 END_TEST
 
@@ -241,10 +274,16 @@ END_TEST
 START_TEST(crosscheck_streaming)
 {
     const xc_shape c = {{2, {1400, 768}}, {-1}, 1};
-    crosscheck_shape(&c, 0, 400, 1);
+    const xc_result r = crosscheck_shape(&c, 0, 400, 1);
     if (getenv("NNREF_XC_VERBOSE") != NULL)
         printf("layernorm/rmsnorm crosscheck worst: elementwise %.2f eps*(|ref|+1) (bound %g), reductions %.3f "
-               "eps*sum|terms| (bound %g)\n", worst_elem, K_ELEM, worst_red, K_RED);
+               "eps*sum|terms| (bound %g)\n", r.worst_elem, K_ELEM, r.worst_red, K_RED);
+    /* every value judged: y and dx of both norms against naive and double (8 x 1400 x 768), the three row
+     * statistics (mean, istd, rstd: 3 x 1400) and the six reductions (dgamma, dbeta, dscale twice: 6 x 768) */
+    ck_assert_uint_eq(r.t.checked, 8 * 1400 * 768 + 3 * 1400 + 6 * 768);
+    ck_assert_msg(r.t.bad == 0, "1400 x 768 (streaming stores): %zu of %zu AVX2 values outside their bound (worst "
+                  "elementwise %.2f eps, bound %g; reductions %.3f, bound %g); first: %s", r.t.bad, r.t.checked,
+                  r.worst_elem, K_ELEM, r.worst_red, K_RED, r.t.first);
 }
 END_TEST
 
