@@ -34,10 +34,18 @@ static int verbose(void)
     return v != NULL && v[0] == '1';
 }
 
+/* One gradient check's verdict in numbers: the report of the input tensor and
+ * the input's entry count, which every entry judged must reach. */
+typedef struct gc_result {
+    int passed, deterministic;
+    size_t checked, count, failed, kinks, worst_index;
+    double max_rel_err;
+} gc_result;
+
 /* Runs one ready-made check on the default (well-separated) input and
- * asserts every entry was judged and passed. Returns the worst rel err. */
-static double check_one(gc_layer layer, const char *name, const nnr_pool_params *p,
-                        const nnr_global_pool_params *g, const nnr_shape *shape)
+ * returns what it measured for the test to assert. */
+static gc_result check_one(gc_layer layer, const char *name, const nnr_pool_params *p,
+                           const nnr_global_pool_params *g, const nnr_shape *shape)
 {
     nnr_gc_report r;
     nnr_status st;
@@ -51,16 +59,17 @@ static double check_one(gc_layer layer, const char *name, const nnr_pool_params 
     ck_assert_msg(st.code == NNR_OK, "%s %s: %s", layer_names[layer], name, nnr_strerror(&st));
     if (verbose())
         nnr_gc_print(stdout, layer_names[layer], name, &r);
-    size_t count;
-    ck_assert(nnr_shape_numel(shape, "shape", &count).code == NNR_OK);
+    gc_result out;
+    ck_assert(nnr_shape_numel(shape, "shape", &out.count).code == NNR_OK);
     const nnr_gc_tensor_report *t = &r.tensors[0];
-    ck_assert_msg(r.passed && r.deterministic, "%s %s: %zu of %zu entries failed, worst rel err %.3g at %zu",
-                  layer_names[layer], name, t->failed, t->checked, t->max_rel_err, t->worst_index);
-    ck_assert_msg(t->checked == count && t->kinks == 0, "%s %s: %zu of %zu checked, %zu kinks on a tie-free input",
-                  layer_names[layer], name, t->checked, count, t->kinks);
-    ck_assert_msg(t->max_rel_err <= POOL_GC_MAX_REL_ERR, "%s %s: worst rel err %.3g", layer_names[layer], name,
-                  t->max_rel_err);
-    return t->max_rel_err;
+    out.passed = r.passed;
+    out.deterministic = r.deterministic;
+    out.checked = t->checked;
+    out.failed = t->failed;
+    out.kinks = t->kinks;
+    out.worst_index = t->worst_index;
+    out.max_rel_err = t->max_rel_err;
+    return out;
 }
 
 typedef struct windowed_case {
@@ -122,18 +131,27 @@ START_TEST(gradcheck_windowed)
         p.divisor_override = c->divisor_override;
     }
     const nnr_shape shape = case_shape(c->torch, c->dims, c->spatial);
-    check_one(GC_MAX, c->name, &p, NULL, &shape);
     int dilated = 0;
     for (int i = 0; i < c->dims; i++)
         dilated |= p.dilation[i] != 1;
-    if (!dilated)
-        check_one(GC_AVG, c->name, &p, NULL, &shape);
+    for (gc_layer layer = GC_MAX; layer <= (dilated ? GC_MAX : GC_AVG); layer++) {   /* no dilated average */
+        const gc_result r = check_one(layer, c->name, &p, NULL, &shape);
+        /* every entry of the tie-free input judged (no kink), passed, and within the bound */
+        ck_assert_msg(r.passed && r.deterministic && r.failed == 0, "%s %s: %zu of %zu entries failed, worst rel "
+                      "err %.3g at %zu", layer_names[layer], c->name, r.failed, r.checked, r.max_rel_err,
+                      r.worst_index);
+        ck_assert_msg(r.checked == r.count && r.count > 0 && r.kinks == 0, "%s %s: %zu of %zu checked, %zu kinks "
+                      "on a tie-free input", layer_names[layer], c->name, r.checked, r.count, r.kinks);
+        ck_assert_msg(r.max_rel_err <= POOL_GC_MAX_REL_ERR, "%s %s: worst rel err %.3g > %g", layer_names[layer],
+                      c->name, r.max_rel_err, POOL_GC_MAX_REL_ERR);
+    }
 }
 END_TEST
 
 START_TEST(gradcheck_global)
 {
     static const size_t spatial[3][3] = {{7}, {4, 5}, {3, 2, 4}};
+    int checks = 0;
     for (int dims = 1; dims <= 3; dims++)
         for (int torch = 0; torch < 2; torch++)
             for (int ties = 0; ties < 2; ties++) {
@@ -142,10 +160,20 @@ START_TEST(gradcheck_global)
                 const nnr_shape shape = case_shape(torch, dims, spatial[dims - 1]);
                 char name[48];
                 snprintf(name, sizeof name, "%dd-%s-%s", dims, torch ? "torch" : "keras", ties ? "first" : "split");
-                check_one(GC_GLOBAL_MAX, name, NULL, &g, &shape);
-                if (!ties)
-                    check_one(GC_GLOBAL_AVG, name, NULL, &g, &shape);
+                for (gc_layer layer = GC_GLOBAL_MAX; layer <= (ties ? GC_GLOBAL_MAX : GC_GLOBAL_AVG); layer++) {
+                    const gc_result r = check_one(layer, name, NULL, &g, &shape);
+                    ck_assert_msg(r.passed && r.deterministic && r.failed == 0, "%s %s: %zu of %zu entries "
+                                  "failed, worst rel err %.3g at %zu", layer_names[layer], name, r.failed,
+                                  r.checked, r.max_rel_err, r.worst_index);
+                    ck_assert_msg(r.checked == r.count && r.count > 0 && r.kinks == 0, "%s %s: %zu of %zu "
+                                  "checked, %zu kinks on a tie-free input", layer_names[layer], name, r.checked,
+                                  r.count, r.kinks);
+                    ck_assert_msg(r.max_rel_err <= POOL_GC_MAX_REL_ERR, "%s %s: worst rel err %.3g > %g",
+                                  layer_names[layer], name, r.max_rel_err, POOL_GC_MAX_REL_ERR);
+                    checks++;
+                }
             }
+    ck_assert_int_eq(checks, 3 * 2 * 3);   /* 1D-3D x keras/torch x (max split, max first, average) */
 }
 END_TEST
 

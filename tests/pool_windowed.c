@@ -48,18 +48,30 @@ static size_t out_len_1d(const nnr_pool_params *p, size_t n)
     return out.dims[cl ? 1 : 2];
 }
 
-static void expect_avg_1d(const nnr_pool_params *p, const float *x, size_t n, const double *want, size_t n_out)
+/* Average-pools x (one plane of n cells) through every implementation and
+ * judges the output length and each y[o] against want[o] within 1e-6
+ * relative into t (cases + 1: one golden vector). */
+static void judge_avg_1d(tu_tally *t, const nnr_pool_params *p, const float *x, size_t n, const double *want,
+                         size_t n_out)
 {
     pool_impl impls[2];
     const size_t n_impls = pool_impls(impls);
     const nnr_shape in = {3, {1, n, 1}};
-    ck_assert_uint_eq(out_len_1d(p, n), n_out);
+    const size_t len = out_len_1d(p, n);
+    t->cases++;
+    if (!tu_judge(t, len == n_out, 0, 0)) {
+        tu_note(t, "n=%zu k=%d s=%d: output length %zu, want %zu", n, p->window[0], p->stride[0], len, n_out);
+        return;
+    }
     for (size_t k = 0; k < n_impls; k++) {
         float y[16];
         assert_ok(impls[k].avg_fwd(p, &in, x, y), impls[k].name);
-        for (size_t o = 0; o < n_out; o++)
-            ck_assert_msg(fabs(y[o] - want[o]) <= 1e-6 * fabs(want[o]), "%s y[%zu] = %.9g, want %.9g",
-                          impls[k].name, o, y[o], want[o]);
+        for (size_t o = 0; o < n_out; o++) {
+            const double err = fabs(y[o] - want[o]), bound = 1e-6 * fabs(want[o]);
+            if (!tu_judge(t, err <= bound, err, bound))
+                tu_note(t, "%s n=%zu k=%d s=%d: y[%zu] = %.9g, want %.9g", impls[k].name, n, p->window[0],
+                        p->stride[0], o, y[o], want[o]);
+        }
     }
 }
 
@@ -68,20 +80,24 @@ static void expect_avg_1d(const nnr_pool_params *p, const float *x, size_t n, co
 /* TF/Keras 'same': the divisor is the in-bounds count. */
 START_TEST(reference_tf_same_divisor)
 {
+    tu_tally t = {0};
     const float x5[5] = {1, 2, 3, 4, 5};
     nnr_pool_params p = nnr_pool_keras(1, 2);
     p.padding = NNR_POOL_SAME;
-    expect_avg_1d(&p, x5, 5, (const double[]){1.5, 3.5, 5}, 3);
+    judge_avg_1d(&t, &p, x5, 5, (const double[]){1.5, 3.5, 5}, 3);
 
     const float x4[4] = {1, 2, 3, 4};
     p = nnr_pool_keras(1, 3);
     p.stride[0] = 1;
     p.padding = NNR_POOL_SAME;
-    expect_avg_1d(&p, x4, 4, (const double[]){1.5, 2, 3, 3.5}, 4);
+    judge_avg_1d(&t, &p, x4, 4, (const double[]){1.5, 2, 3, 3.5}, 4);
 
     /* count_include_pad is ignored with 'same' (pool.h): still TF's divisor. */
     p.count_include_pad = 1;
-    expect_avg_1d(&p, x4, 4, (const double[]){1.5, 2, 3, 3.5}, 4);
+    judge_avg_1d(&t, &p, x4, 4, (const double[]){1.5, 2, 3, 3.5}, 4);
+    ck_assert_uint_eq(t.cases, 3);
+    ck_assert_msg(t.bad == 0, "TF 'same' divisor: %zu of %zu values off the golden vectors by more than 1e-6 "
+                  "relative; first: %s", t.bad, t.checked, t.first);
 }
 END_TEST
 
@@ -109,7 +125,10 @@ START_TEST(reference_same_pads)
     nnr_pool_params p = nnr_pool_keras(1, 4);
     p.stride[0] = 3;
     p.padding = NNR_POOL_SAME;
-    expect_avg_1d(&p, x7, 7, (const double[]){2, 4.5, 6.5}, 3);
+    tu_tally t = {0};
+    judge_avg_1d(&t, &p, x7, 7, (const double[]){2, 4.5, 6.5}, 3);
+    ck_assert_msg(t.cases == 1 && t.bad == 0, "n=7 k=4 s=3 'same': %zu of %zu values differ from [2, 4.5, 6.5]; "
+                  "first: %s", t.bad, t.checked, t.first);
 }
 END_TEST
 
@@ -152,15 +171,16 @@ END_TEST
  * the padded edge 7 (count_include_pad) or at the input (off). */
 START_TEST(reference_count_include_pad)
 {
+    tu_tally t = {0};
     const float x6[6] = {1, 2, 3, 4, 5, 6};
     nnr_pool_params p = nnr_pool_torch(1, 3);
     p.layout = NNR_CHANNELS_LAST;
     p.stride[0] = 2;
     p.pad[0] = 1;
     p.ceil_mode = 1;
-    expect_avg_1d(&p, x6, 6, (const double[]){1, 3, 5, 3}, 4);
+    judge_avg_1d(&t, &p, x6, 6, (const double[]){1, 3, 5, 3}, 4);
     p.count_include_pad = 0;
-    expect_avg_1d(&p, x6, 6, (const double[]){1.5, 3, 5, 6}, 4);
+    judge_avg_1d(&t, &p, x6, 6, (const double[]){1.5, 3, 5, 6}, 4);
 
     /* x = 1..4, k=3, s=1, p=1, count_include_pad: differs from TF 'same' at the ends. */
     const float x4[4] = {1, 2, 3, 4};
@@ -168,12 +188,15 @@ START_TEST(reference_count_include_pad)
     p.layout = NNR_CHANNELS_LAST;
     p.stride[0] = 1;
     p.pad[0] = 1;
-    expect_avg_1d(&p, x4, 4, (const double[]){1, 2, 3, 7.0 / 3}, 4);
+    judge_avg_1d(&t, &p, x4, 4, (const double[]){1, 2, 3, 7.0 / 3}, 4);
 
     /* divisor_override replaces every divisor. */
     p.has_divisor_override = 1;
     p.divisor_override = 2;
-    expect_avg_1d(&p, x4, 4, (const double[]){1.5, 3, 4.5, 3.5}, 4);
+    judge_avg_1d(&t, &p, x4, 4, (const double[]){1.5, 3, 4.5, 3.5}, 4);
+    ck_assert_uint_eq(t.cases, 4);
+    ck_assert_msg(t.bad == 0, "count_include_pad / divisor_override: %zu of %zu values off the golden vectors by "
+                  "more than 1e-6 relative; first: %s", t.bad, t.checked, t.first);
 }
 END_TEST
 
@@ -254,7 +277,10 @@ START_TEST(reference_ceil_window_longer_than_input)
     p.layout = NNR_CHANNELS_LAST;
     const float x[2] = {1.0f, 2.0f};
     const double want[1] = {1.5};
-    expect_avg_1d(&p, x, 2, want, 1);
+    tu_tally t = {0};
+    judge_avg_1d(&t, &p, x, 2, want, 1);
+    ck_assert_msg(t.cases == 1 && t.bad == 0, "AvgPool1d(3, stride=2, ceil_mode=True) on [1, 2]: %zu of %zu values "
+                  "differ from [1.5]; first: %s", t.bad, t.checked, t.first);
     pool_impl impls[2];
     const size_t n_impls = pool_impls(impls);
     const nnr_shape in = {3, {1, 2, 1}};
@@ -395,11 +421,13 @@ static int same_bits(const float *a, const float *b, size_t n)
 }
 
 /* Both layouts give the same numbers: run channels_first on x and
- * channels_last on its transpose, compare y, argmax and both backwards
- * bitwise (the max with p, the average with p's dilation set to 1). */
-static void layouts_agree(const pool_impl *impl, const nnr_pool_params *p, const size_t *spatial, size_t N,
-                          size_t C, uint64_t seed)
+ * channels_last on its transpose, judge y, argmax and both backwards for
+ * bitwise equality into t (the max with p, the average with p's dilation
+ * set to 1; cases + 1). */
+static void layouts_agree(tu_tally *t, const pool_impl *impl, const nnr_pool_params *p, const size_t *spatial,
+                          size_t N, size_t C, uint64_t seed)
 {
+    t->cases++;
     const int dims = p->dims;
     nnr_shape cf = {(size_t)dims + 2, {N, C}}, cl = {(size_t)dims + 2, {N}};
     size_t plane = 1;
@@ -454,18 +482,24 @@ static void layouts_agree(const pool_impl *impl, const nnr_pool_params *p, const
             assert_ok(impl->max_fwd(&q, &cl, x_cl, y_cl, am_cl), impl->name);
             assert_ok(impl->max_bwd(&q, &cl, dy_cl, am_cl, dx_cl), impl->name);
         }
+        const char *kind = avg ? "avg" : "max";
         for (size_t n = 0; n < N; n++)
             for (size_t c = 0; c < C; c++) {
                 for (size_t s = 0; s < out_plane; s++) {
                     const size_t i = at(0, C, out_plane, n, c, s), j = at(1, C, out_plane, n, c, s);
-                    ck_assert_msg(same_bits(&y_cf[i], &y_cl[j], 1), "%s %s %dD y differs between layouts",
-                                  impl->name, avg ? "avg" : "max", dims);
-                    if (!avg)
-                        ck_assert_int_eq(am_cf[i], am_cl[j]);
+                    if (!tu_judge(t, same_bits(&y_cf[i], &y_cl[j], 1), 0, 0))
+                        tu_note(t, "%s %s %dD y at n=%zu c=%zu cell %zu: %.9g channels_first, %.9g channels_last",
+                                impl->name, kind, dims, n, c, s, (double)y_cf[i], (double)y_cl[j]);
+                    if (!avg && !tu_judge(t, am_cf[i] == am_cl[j], 0, 0))
+                        tu_note(t, "%s max %dD argmax at n=%zu c=%zu cell %zu: %d channels_first, %d "
+                                "channels_last", impl->name, dims, n, c, s, (int)am_cf[i], (int)am_cl[j]);
                 }
-                for (size_t s = 0; s < plane; s++)
-                    ck_assert_msg(same_bits(&dx_cf[at(0, C, plane, n, c, s)], &dx_cl[at(1, C, plane, n, c, s)], 1),
-                                  "%s %s %dD dx differs between layouts", impl->name, avg ? "avg" : "max", dims);
+                for (size_t s = 0; s < plane; s++) {
+                    const float a = dx_cf[at(0, C, plane, n, c, s)], b = dx_cl[at(1, C, plane, n, c, s)];
+                    if (!tu_judge(t, same_bits(&a, &b, 1), 0, 0))
+                        tu_note(t, "%s %s %dD dx at n=%zu c=%zu cell %zu: %.9g channels_first, %.9g channels_last",
+                                impl->name, kind, dims, n, c, s, (double)a, (double)b);
+                }
             }
         free(y_cf); free(y_cl); free(dy_cf); free(dy_cl); free(am_cf); free(am_cl);
     }
@@ -476,26 +510,31 @@ START_TEST(shapes_layouts_agree)
 {
     pool_impl impls[2];
     const size_t n_impls = pool_impls(impls);
+    tu_tally t = {0};
     for (size_t k = 0; k < n_impls; k++) {
         nnr_pool_params p1 = nnr_pool_torch(1, 3);
         p1.stride[0] = 2;
         p1.pad[0] = 1;
         p1.ceil_mode = 1;
-        layouts_agree(&impls[k], &p1, (const size_t[]){11}, 2, 5, 11);
+        layouts_agree(&t, &impls[k], &p1, (const size_t[]){11}, 2, 5, 11);
 
         nnr_pool_params p2 = nnr_pool_keras(2, 3);
         p2.stride[0] = 1;
         p2.stride[1] = 2;
         p2.padding = NNR_POOL_SAME;
-        layouts_agree(&impls[k], &p2, (const size_t[]){7, 9}, 2, 3, 12);
+        layouts_agree(&t, &impls[k], &p2, (const size_t[]){7, 9}, 2, 3, 12);
 
         nnr_pool_params p3 = nnr_pool_torch(3, 2);
         p3.window[0] = 3;
         p3.pad[0] = 1;
         p3.dilation[2] = 2;
         p3.stride[2] = 1;
-        layouts_agree(&impls[k], &p3, (const size_t[]){5, 4, 6}, 1, 4, 13);
+        layouts_agree(&t, &impls[k], &p3, (const size_t[]){5, 4, 6}, 1, 4, 13);
     }
+    /* 1D, 2D and 3D for every implementation: y, argmax and dx bitwise equal across layouts */
+    ck_assert_uint_eq(t.cases, 3 * n_impls);
+    ck_assert_msg(t.bad == 0, "%zu of %zu values differ between channels_first and channels_last; first: %s", t.bad,
+                  t.checked, t.first);
 }
 END_TEST
 
@@ -763,12 +802,14 @@ void pool_windowed_add_shapes(TCase *tc)
 
 /* ---- Errors: status, a sentence naming the argument, outputs untouched ---------- */
 
-/* Runs all four passes with p on in_shape; each must fail with `code` and a
- * sentence containing `word`, leaving the canaried outputs as they were.
+/* Runs all four passes with p on in_shape and judges into t (cases + 1) that
+ * each fails with `code` and a sentence containing `word`, leaving the
+ * canaried outputs as they were; then the same for nnr_pool_output_shape.
  * avg_only: the max passes accept p (a dilated average). */
-static void expect_rejected(const nnr_pool_params *p, const nnr_shape *in_shape, nnr_code code, const char *word,
-                            int avg_only)
+static void judge_rejected(tu_tally *t, const nnr_pool_params *p, const nnr_shape *in_shape, nnr_code code,
+                           const char *word, int avg_only)
 {
+    t->cases++;
     pool_impl impls[2];
     const size_t n_impls = pool_impls(impls);
     enum { CAP = 256 };
@@ -793,21 +834,27 @@ static void expect_rejected(const nnr_pool_params *p, const nnr_shape *in_shape,
             case 2: st = impls[k].avg_fwd(p, in_shape, x, y); break;
             default: st = impls[k].avg_bwd(p, in_shape, dy, dx); break;
             }
-            ck_assert_msg(st.code == code, "%s pass %d: code %d (%s), want %d", impls[k].name, pass, (int)st.code,
-                          nnr_strerror(&st), (int)code);
-            ck_assert_msg(strstr(st.message, word) != NULL, "%s pass %d: '%s' does not name '%s'", impls[k].name,
-                          pass, st.message, word);
-            ck_assert_msg(tu_all_canary(y, CAP) && tu_all_canary(dx, CAP), "%s pass %d wrote an output",
-                          impls[k].name, pass);
+            if (!tu_judge(t, st.code == code, 0, 0))
+                tu_note(t, "%s pass %d ('%s'): code %d (%s), want %d", impls[k].name, pass, word, (int)st.code,
+                        nnr_strerror(&st), (int)code);
+            if (!tu_judge(t, strstr(st.message, word) != NULL, 0, 0))
+                tu_note(t, "%s pass %d: '%s' does not name '%s'", impls[k].name, pass, st.message, word);
+            if (!tu_judge(t, tu_all_canary(y, CAP) && tu_all_canary(dx, CAP), 0, 0))
+                tu_note(t, "%s pass %d ('%s') wrote an output", impls[k].name, pass, word);
+            size_t am_written = 0;
             for (int i = 0; i < CAP; i++)
-                ck_assert_int_eq(am_out[i], 77);
+                am_written += am_out[i] != 77;
+            if (!tu_judge(t, am_written == 0, 0, 0))
+                tu_note(t, "%s pass %d ('%s') wrote %zu argmax entries", impls[k].name, pass, word, am_written);
         }
     if (!avg_only) {
         nnr_shape out;
         out.rank = 99;
         nnr_status st = nnr_pool_output_shape(p, in_shape, &out);
-        ck_assert_msg(st.code == code, "output_shape: %s", nnr_strerror(&st));
-        ck_assert_uint_eq(out.rank, 99);
+        if (!tu_judge(t, st.code == code, 0, 0))
+            tu_note(t, "output_shape ('%s'): %s", word, nnr_strerror(&st));
+        if (!tu_judge(t, out.rank == 99, 0, 0))
+            tu_note(t, "output_shape ('%s') wrote the shape (rank %zu)", word, out.rank);
     }
 }
 
@@ -815,84 +862,92 @@ START_TEST(errors_params)
 {
     const nnr_shape in2 = {4, {1, 2, 6, 6}};
     nnr_pool_params p;
+    tu_tally t = {0};
 
     p = nnr_pool_torch(2, 2);
     p.window[1] = 0;
-    expect_rejected(&p, &in2, NNR_ERR_PARAM, "window[1] (width) should be greater than zero", 0);
+    judge_rejected(&t, &p, &in2, NNR_ERR_PARAM, "window[1] (width) should be greater than zero", 0);
     p = nnr_pool_torch(2, 2);
     p.stride[0] = 0;   /* rejected as by Keras and PyTorch; strides=None is NNR_POOL_STRIDE_WINDOW */
-    expect_rejected(&p, &in2, NNR_ERR_PARAM, "stride[0] (height) should be greater than zero", 0);
+    judge_rejected(&t, &p, &in2, NNR_ERR_PARAM, "stride[0] (height) should be greater than zero", 0);
     p = nnr_pool_torch(2, 2);
     p.stride[1] = -2;
-    expect_rejected(&p, &in2, NNR_ERR_PARAM, "stride[1] (width) should be greater than zero", 0);
+    judge_rejected(&t, &p, &in2, NNR_ERR_PARAM, "stride[1] (width) should be greater than zero", 0);
     p = nnr_pool_torch(2, 2);
     p.dilation[0] = 0;
-    expect_rejected(&p, &in2, NNR_ERR_PARAM, "dilation[0] (height) should be greater than zero", 0);
+    judge_rejected(&t, &p, &in2, NNR_ERR_PARAM, "dilation[0] (height) should be greater than zero", 0);
     p = nnr_pool_torch(2, 3);
     p.pad[1] = 2;
-    expect_rejected(&p, &in2, NNR_ERR_PARAM,
-                    "pad[1] (width) should be at most half of effective kernel size, but got pad=2, kernel_size=3",
-                    0);
+    judge_rejected(&t, &p, &in2, NNR_ERR_PARAM,
+                   "pad[1] (width) should be at most half of effective kernel size, but got pad=2, kernel_size=3", 0);
     p = nnr_pool_torch(2, 3);
     p.pad[0] = -1;
-    expect_rejected(&p, &in2, NNR_ERR_PARAM, "pad[0] (height) should be non-negative", 0);
+    judge_rejected(&t, &p, &in2, NNR_ERR_PARAM, "pad[0] (height) should be non-negative", 0);
     p = nnr_pool_keras(2, 2);
     p.pad[0] = 1;
     p.layout = NNR_CHANNELS_FIRST;
-    expect_rejected(&p, &in2, NNR_ERR_PARAM, "pad[0] (height) is 1 but padding is 'valid'", 0);
+    judge_rejected(&t, &p, &in2, NNR_ERR_PARAM, "pad[0] (height) is 1 but padding is 'valid'", 0);
     p = nnr_pool_keras(2, 2);
     p.padding = NNR_POOL_SAME;
     p.ceil_mode = 1;
     p.layout = NNR_CHANNELS_FIRST;
-    expect_rejected(&p, &in2, NNR_ERR_PARAM, "ceil_mode", 0);
+    judge_rejected(&t, &p, &in2, NNR_ERR_PARAM, "ceil_mode", 0);
     p = nnr_pool_torch(2, 2);
     p.padding = (nnr_pool_padding)7;
-    expect_rejected(&p, &in2, NNR_ERR_PARAM, "padding must be", 0);
+    judge_rejected(&t, &p, &in2, NNR_ERR_PARAM, "padding must be", 0);
     p = nnr_pool_torch(2, 2);
     p.layout = (nnr_layout)5;
-    expect_rejected(&p, &in2, NNR_ERR_PARAM, "layout", 0);
+    judge_rejected(&t, &p, &in2, NNR_ERR_PARAM, "layout", 0);
     p = nnr_pool_torch(2, 2);
     p.dims = 4;
-    expect_rejected(&p, &in2, NNR_ERR_PARAM, "dims must be 1, 2 or 3", 0);
+    judge_rejected(&t, &p, &in2, NNR_ERR_PARAM, "dims must be 1, 2 or 3", 0);
     p = nnr_pool_torch(2, 2);
     p.has_divisor_override = 1;
     p.divisor_override = 0;
-    expect_rejected(&p, &in2, NNR_ERR_PARAM, "divisor must be not zero", 0);   /* max kernels too */
+    judge_rejected(&t, &p, &in2, NNR_ERR_PARAM, "divisor must be not zero", 0);   /* max kernels too */
     p = nnr_pool_torch(2, 2);
     p.dilation[1] = 2;
-    expect_rejected(&p, &in2, NNR_ERR_PARAM, "dilation[1] (width) is 2 but average pooling has no dilation", 1);
+    judge_rejected(&t, &p, &in2, NNR_ERR_PARAM, "dilation[1] (width) is 2 but average pooling has no dilation", 1);
+    /* 13 bad parameter sets: every pass and output_shape rejected them, named the argument, wrote nothing */
+    ck_assert_uint_eq(t.cases, 13);
+    ck_assert_msg(t.bad == 0, "%zu of %zu checks of rejected calls failed; first: %s", t.bad, t.checked, t.first);
 }
 END_TEST
 
 START_TEST(errors_shapes)
 {
+    tu_tally t = {0};
     nnr_pool_params p = nnr_pool_keras(2, 3);
     p.stride[0] = p.stride[1] = 1;
     /* The window must fit: 'valid' output of 0, sizes in the sentence. */
     const nnr_shape narrow = {4, {1, 6, 2, 1}};
-    expect_rejected(&p, &narrow,  NNR_ERR_SHAPE,
-                    "window 3 with dilation 1 and stride 1 on an input of width 2 gives an output width of 0 "
-                    "('valid' padding)", 0);
+    judge_rejected(&t, &p, &narrow, NNR_ERR_SHAPE,
+                   "window 3 with dilation 1 and stride 1 on an input of width 2 gives an output width of 0 "
+                   "('valid' padding)", 0);
     /* Negative: k=5 on 2 with stride 1 gives floor(-3/1)+1 = -2. */
     p.window[1] = 5;
-    expect_rejected(&p, &narrow, NNR_ERR_SHAPE, "output width of -2", 0);
+    judge_rejected(&t, &p, &narrow, NNR_ERR_SHAPE, "output width of -2", 0);
 
     /* Explicit: k=4, p=1 (<= 2) on 1 cell: padded 3 < 4, PyTorch's "Output size is too small". */
-    nnr_pool_params t = nnr_pool_torch(1, 4);
-    t.pad[0] = 1;
+    nnr_pool_params pt = nnr_pool_torch(1, 4);
+    pt.pad[0] = 1;
     const nnr_shape one = {3, {1, 1, 1}};
-    expect_rejected(&t, &one, NNR_ERR_SHAPE, "on an input of length 1 gives an output length of 0: Output size is too small", 0);
+    judge_rejected(&t, &pt, &one, NNR_ERR_SHAPE,
+                   "on an input of length 1 gives an output length of 0: Output size is too small", 0);
 
     /* Rank/layout mismatch: a 2D layer given a rank-3 tensor, a 1D layer a rank-4 one. */
     nnr_pool_params q = nnr_pool_keras(2, 2);
     const nnr_shape r3 = {3, {1, 6, 6}};
-    expect_rejected(&q, &r3, NNR_ERR_SHAPE, "in_shape has rank 3 but 2D", 0);
+    judge_rejected(&t, &q, &r3, NNR_ERR_SHAPE, "in_shape has rank 3 but 2D", 0);
     q = nnr_pool_torch(1, 2);
     const nnr_shape r4 = {4, {1, 2, 6, 6}};
-    expect_rejected(&q, &r4, NNR_ERR_SHAPE, "takes rank 3", 0);
+    judge_rejected(&t, &q, &r4, NNR_ERR_SHAPE, "takes rank 3", 0);
     /* A zero extent. */
     const nnr_shape zero = {4, {1, 0, 6, 6}};
-    expect_rejected(&q, &zero, NNR_ERR_SHAPE, "in_shape", 0);
+    judge_rejected(&t, &q, &zero, NNR_ERR_SHAPE, "in_shape", 0);
+    /* 6 bad shapes: every pass and output_shape rejected them, named the argument, wrote nothing */
+    ck_assert_uint_eq(t.cases, 6);
+    ck_assert_msg(t.bad == 0, "%zu of %zu checks of rejected calls failed; first: %s", t.bad, t.checked, t.first);
 }
 END_TEST
 
