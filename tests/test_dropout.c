@@ -301,10 +301,14 @@ END_TEST
  * 4099; offsets 0..5 (a head of 0..3 scalar elements), one where the 32-bit
  * block counter wraps inside a chunk (4 * (2^32 - 3)) and one where the
  * 64-bit element counter wraps (2^64 - 17); both rate1 rules, both
- * scalings; buffers one float off alignment; in place.
+ * scalings; buffers one float off alignment; in place. Each case judges
+ * five comparisons into a tally (mask, training y, dx, inference y, in-place
+ * y), each over the whole tensor.
  */
-static void crosscheck_one(const nnr_dropout_params *p, const nnr_shape *s, size_t count, size_t noise)
+static void crosscheck_one(tu_tally *t, const nnr_dropout_params *p, const nnr_shape *s, size_t count,
+                           size_t noise)
 {
+    t->cases++;
     float *xb = tu_alloc_f(count + 1), *ya = tu_alloc_f(count + 1), *yn = tu_alloc_f(count + 1);
     uint8_t *ma = alloc_mask(noise + 1), *mn = alloc_mask(noise + 1);
     float *x = xb + 1;   /* unaligned */
@@ -316,22 +320,26 @@ static void crosscheck_one(const nnr_dropout_params *p, const nnr_shape *s, size
     }
     ck_assert_int_eq(nnr_dropout_fwd_train_avx2(p, s, x, ya + 1, ma + 1).code, NNR_OK);
     ck_assert_int_eq(nnr_dropout_fwd_train_naive(p, s, x, yn + 1, mn + 1).code, NNR_OK);
-    ck_assert_msg(memcmp(ma + 1, mn + 1, noise) == 0, "mask differs: count %zu offset %llu", count,
-                  (unsigned long long)p->offset);
-    ck_assert_msg(same_bits(ya + 1, yn + 1, count), "y differs: count %zu offset %llu", count,
-                  (unsigned long long)p->offset);
+    const unsigned long long off = (unsigned long long)p->offset;
+    if (!tu_judge(t, memcmp(ma + 1, mn + 1, noise) == 0, 0, 0))
+        tu_note(t, "mask differs: count %zu offset %llu", count, off);
+    if (!tu_judge(t, same_bits(ya + 1, yn + 1, count), 0, 0))
+        tu_note(t, "training y differs: count %zu offset %llu", count, off);
     /* backward with dy = x (inf and NaN included) */
     ck_assert_int_eq(nnr_dropout_bwd_avx2(p, s, x, ma + 1, ya + 1).code, NNR_OK);
     ck_assert_int_eq(nnr_dropout_bwd_naive(p, s, x, mn + 1, yn + 1).code, NNR_OK);
-    ck_assert(same_bits(ya + 1, yn + 1, count));
+    if (!tu_judge(t, same_bits(ya + 1, yn + 1, count), 0, 0))
+        tu_note(t, "dx differs: count %zu offset %llu", count, off);
     ck_assert_int_eq(nnr_dropout_fwd_infer_avx2(p, s, x, ya + 1).code, NNR_OK);
     ck_assert_int_eq(nnr_dropout_fwd_infer_naive(p, s, x, yn + 1).code, NNR_OK);
-    ck_assert(same_bits(ya + 1, yn + 1, count));
+    if (!tu_judge(t, same_bits(ya + 1, yn + 1, count), 0, 0))
+        tu_note(t, "inference y differs: count %zu offset %llu", count, off);
     /* in place: y = x */
     memcpy(ya + 1, x, count * sizeof(float));
     ck_assert_int_eq(nnr_dropout_fwd_train_avx2(p, s, ya + 1, ya + 1, ma + 1).code, NNR_OK);
     ck_assert_int_eq(nnr_dropout_fwd_train_naive(p, s, x, yn + 1, mn + 1).code, NNR_OK);
-    ck_assert(same_bits(ya + 1, yn + 1, count));
+    if (!tu_judge(t, same_bits(ya + 1, yn + 1, count), 0, 0))
+        tu_note(t, "in-place training y differs: count %zu offset %llu", count, off);
     free(xb);
     free(ya);
     free(yn);
@@ -347,6 +355,7 @@ START_TEST(crosscheck_flat)
         sizes[n_sizes++] = n;
     sizes[n_sizes++] = 1000;
     sizes[n_sizes++] = 4099;
+    tu_tally t = {0};
     for (size_t o = 0; o < sizeof offsets / sizeof offsets[0]; o++)
         for (size_t k = 0; k < n_sizes; k++)
             for (int mode = 0; mode < 4; mode++) {
@@ -355,8 +364,12 @@ START_TEST(crosscheck_flat)
                 p.seed = UINT64_C(0x123456789abcdef) + k;
                 p.offset = offsets[o];
                 nnr_shape s = shape1(sizes[k]);
-                crosscheck_one(&p, &s, sizes[k], sizes[k]);
+                crosscheck_one(&t, &p, &s, sizes[k], sizes[k]);
             }
+    /* 8 offsets x 72 sizes x 4 rules; mask, y, dx, inference y, in-place y: the same bits */
+    ck_assert_uint_eq(t.cases, 8 * 72 * 4);
+    ck_assert_msg(t.bad == 0, "%zu of %zu AVX2 tensors differ from the naive kernel's; first: %s", t.bad, t.checked,
+                  t.first);
 }
 END_TEST
 
@@ -366,6 +379,7 @@ END_TEST
 START_TEST(crosscheck_noise_shape)
 {
     const size_t widths[] = {1, 3, 7, 8, 9, 16, 17, 33};
+    tu_tally t = {0};
     for (size_t k = 0; k < sizeof widths / sizeof widths[0]; k++)
         for (int variant = 0; variant < 5; variant++)
             for (int torch = 0; torch < 2; torch++) {
@@ -386,8 +400,12 @@ START_TEST(crosscheck_noise_shape)
                 size_t count, noise;
                 ck_assert_int_eq(nnr_shape_numel(&s, "s", &count).code, NNR_OK);
                 ck_assert_int_eq(nnr_dropout_mask_count(&p, &s, &noise).code, NNR_OK);
-                crosscheck_one(&p, &s, count, noise);
+                crosscheck_one(&t, &p, &s, count, noise);
             }
+    /* 8 widths x 5 noise shapes x 2 rules; mask, y, dx, inference y, in-place y: the same bits */
+    ck_assert_uint_eq(t.cases, 8 * 5 * 2);
+    ck_assert_msg(t.bad == 0, "%zu of %zu AVX2 tensors differ from the naive kernel's; first: %s", t.bad, t.checked,
+                  t.first);
 }
 END_TEST
 #endif
@@ -493,10 +511,11 @@ END_TEST
 typedef nnr_status (*fwd_fn)(const nnr_dropout_params *, const nnr_shape *, const float *, float *, uint8_t *);
 
 /* Every rejected call returns the code and a sentence naming the argument,
- * and leaves y, mask and dx untouched (canaries). */
-static void expect_rejected(const nnr_dropout_params *p, const nnr_shape *s, int null_arg, nnr_code code,
-                            const char *word)
+ * and leaves y, mask and dx untouched (canaries): judged into t (cases + 1). */
+static void judge_rejected(tu_tally *t, const nnr_dropout_params *p, const nnr_shape *s, int null_arg,
+                           nnr_code code, const char *word)
 {
+    t->cases++;
     const size_t n = 24;
     float x[24], y[24], dx[24];
     uint8_t m[24];
@@ -513,20 +532,31 @@ static void expect_rejected(const nnr_dropout_params *p, const nnr_shape *s, int
         memset(m, MASK_CANARY, n);
         nnr_status st = fwds[k](p, s, null_arg == 1 ? NULL : x, null_arg == 2 ? NULL : y,
                                 null_arg == 3 ? NULL : m);
-        ck_assert_int_eq(st.code, code);
-        ck_assert_msg(strstr(nnr_strerror(&st), word) != NULL, "'%s' does not name %s", nnr_strerror(&st), word);
+        const char *fwd = k ? "fwd_train (dispatching/avx2)" : "fwd_train_naive";
+        if (!tu_judge(t, st.code == code, 0, 0))
+            tu_note(t, "'%s': %s returned %s (%s), want %s", word, fwd, nnr_code_name(st.code), nnr_strerror(&st),
+                    nnr_code_name(code));
+        if (!tu_judge(t, strstr(nnr_strerror(&st), word) != NULL, 0, 0))
+            tu_note(t, "%s: '%s' does not name %s", fwd, nnr_strerror(&st), word);
         if (null_arg == 0 || null_arg == 1) {   /* the backward rejects the same parameters */
-            st = nnr_dropout_bwd_naive(p, s, null_arg == 1 ? NULL : x, m, dx);
-            ck_assert_int_eq(st.code, code);
-            st = nnr_dropout_bwd(p, s, null_arg == 1 ? NULL : x, m, dx);
-            ck_assert_int_eq(st.code, code);
-            st = nnr_dropout_fwd_infer(p, s, null_arg == 1 ? NULL : x, y);
-            ck_assert_int_eq(st.code, code);
+            const nnr_status more[3] = {nnr_dropout_bwd_naive(p, s, null_arg == 1 ? NULL : x, m, dx),
+                                        nnr_dropout_bwd(p, s, null_arg == 1 ? NULL : x, m, dx),
+                                        nnr_dropout_fwd_infer(p, s, null_arg == 1 ? NULL : x, y)};
+            static const char *const more_names[3] = {"bwd_naive", "bwd", "fwd_infer"};
+            for (int j = 0; j < 3; j++)
+                if (!tu_judge(t, more[j].code == code, 0, 0))
+                    tu_note(t, "'%s': %s returned %s, want %s", word, more_names[j], nnr_code_name(more[j].code),
+                            nnr_code_name(code));
         }
-        ck_assert(tu_all_canary(y, n));
-        ck_assert(tu_all_canary(dx, n));
+        if (!tu_judge(t, tu_all_canary(y, n), 0, 0))
+            tu_note(t, "'%s': a rejected call wrote y", word);
+        if (!tu_judge(t, tu_all_canary(dx, n), 0, 0))
+            tu_note(t, "'%s': a rejected call wrote dx", word);
+        size_t mask_written = 0;
         for (size_t i = 0; i < n; i++)
-            ck_assert_uint_eq(m[i], MASK_CANARY);
+            mask_written += m[i] != MASK_CANARY;
+        if (!tu_judge(t, mask_written == 0, 0, 0))
+            tu_note(t, "'%s': a rejected call wrote %zu mask entries", word, mask_written);
     }
 }
 
@@ -534,26 +564,33 @@ START_TEST(errors_rate)
 {
     const nnr_shape s = {3, {2, 3, 4}};
     const double bad[] = {-0.1, 1.5, -INFINITY, INFINITY, NAN, -1e-300};
+    tu_tally t = {0};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         nnr_dropout_params p = nnr_dropout_torch(bad[k]);
-        expect_rejected(&p, &s, 0, NNR_ERR_PARAM, "rate");
+        judge_rejected(&t, &p, &s, 0, NNR_ERR_PARAM, "rate");
     }
     nnr_dropout_params p = nnr_dropout_keras(0.5);
     p.rate1 = (nnr_dropout_rate1)7;
-    expect_rejected(&p, &s, 0, NNR_ERR_PARAM, "rate1");
+    judge_rejected(&t, &p, &s, 0, NNR_ERR_PARAM, "rate1");
+    /* 6 bad rates and a bad rate1 rule: every call rejected with the argument named, nothing written */
+    ck_assert_uint_eq(t.cases, 7);
+    ck_assert_msg(t.bad == 0, "%zu of %zu checks of rejected calls failed; first: %s", t.bad, t.checked, t.first);
 }
 END_TEST
 
 START_TEST(errors_noise_shape)
 {
     const nnr_shape s = {3, {2, 3, 4}};
+    tu_tally t = {0};
     nnr_dropout_params p = nnr_dropout_keras(0.5);
     p.noise_shape = (nnr_shape){2, {2, 1}};                 /* rank differs */
-    expect_rejected(&p, &s, 0, NNR_ERR_PARAM, "noise_shape");
+    judge_rejected(&t, &p, &s, 0, NNR_ERR_PARAM, "noise_shape");
     p.noise_shape = (nnr_shape){3, {2, 3, 2}};              /* 2 does not broadcast to 4 */
-    expect_rejected(&p, &s, 0, NNR_ERR_PARAM, "noise_shape[2]");
+    judge_rejected(&t, &p, &s, 0, NNR_ERR_PARAM, "noise_shape[2]");
     p.noise_shape = (nnr_shape){3, {4, 1, 1}};              /* larger than the input */
-    expect_rejected(&p, &s, 0, NNR_ERR_PARAM, "noise_shape[0]");
+    judge_rejected(&t, &p, &s, 0, NNR_ERR_PARAM, "noise_shape[0]");
+    ck_assert_uint_eq(t.cases, 3);
+    ck_assert_msg(t.bad == 0, "%zu of %zu checks of rejected calls failed; first: %s", t.bad, t.checked, t.first);
     size_t count = 12345;
     ck_assert_int_eq(nnr_dropout_mask_count(&p, &s, &count).code, NNR_ERR_PARAM);
     ck_assert_uint_eq(count, 12345);
@@ -563,18 +600,21 @@ END_TEST
 START_TEST(errors_pointers_and_shape)
 {
     const nnr_shape s = {3, {2, 3, 4}};
+    tu_tally t = {0};
     nnr_dropout_params p = nnr_dropout_keras(0.5);
-    expect_rejected(&p, &s, 1, NNR_ERR_NULL, "x");
-    expect_rejected(&p, &s, 2, NNR_ERR_NULL, "y");
-    expect_rejected(&p, &s, 3, NNR_ERR_NULL, "mask");
-    expect_rejected(NULL, &s, 0, NNR_ERR_NULL, "params");
-    expect_rejected(&p, NULL, 0, NNR_ERR_NULL, "shape");
+    judge_rejected(&t, &p, &s, 1, NNR_ERR_NULL, "x");
+    judge_rejected(&t, &p, &s, 2, NNR_ERR_NULL, "y");
+    judge_rejected(&t, &p, &s, 3, NNR_ERR_NULL, "mask");
+    judge_rejected(&t, NULL, &s, 0, NNR_ERR_NULL, "params");
+    judge_rejected(&t, &p, NULL, 0, NNR_ERR_NULL, "shape");
     const nnr_shape zero = {3, {2, 0, 4}}, rank0 = {0, {0}}, rank9 = {9, {1}};
-    expect_rejected(&p, &zero, 0, NNR_ERR_SHAPE, "shape");
-    expect_rejected(&p, &rank0, 0, NNR_ERR_SHAPE, "shape");
-    expect_rejected(&p, &rank9, 0, NNR_ERR_SHAPE, "shape");
+    judge_rejected(&t, &p, &zero, 0, NNR_ERR_SHAPE, "shape");
+    judge_rejected(&t, &p, &rank0, 0, NNR_ERR_SHAPE, "shape");
+    judge_rejected(&t, &p, &rank9, 0, NNR_ERR_SHAPE, "shape");
     const nnr_shape huge = {2, {SIZE_MAX / 2, 3}};
-    expect_rejected(&p, &huge, 0, NNR_ERR_OVERFLOW, "shape");
+    judge_rejected(&t, &p, &huge, 0, NNR_ERR_OVERFLOW, "shape");
+    ck_assert_uint_eq(t.cases, 9);
+    ck_assert_msg(t.bad == 0, "%zu of %zu checks of rejected calls failed; first: %s", t.bad, t.checked, t.first);
     /* backward: mask and dx named */
     float dy[24] = {0}, dx[24];
     tu_fill_canary(dx, 24);
