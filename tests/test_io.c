@@ -104,21 +104,28 @@ START_TEST(reference_fashion_mnist_labels)
 }
 END_TEST
 
-/* Reads a file made of the given bytes (gzipped) and asserts the code and
- * that the sentence names the file and contains the field. */
-static void expect_error(const unsigned char *bytes, size_t n, nnr_code code, const char *field)
+/* Reads a file made of the given bytes (gzipped) and judges into t (cases + 1)
+ * the code, that the sentence names the file and contains the field, and
+ * that the idx is left empty. */
+static void judge_error(tu_tally *t, const unsigned char *bytes, size_t n, nnr_code code, const char *field)
 {
+    t->cases++;
     const char *path = write_file("bad.idx.gz", bytes, n, 1);
     nnr_idx idx;
     idx.data = (uint8_t *)&idx;   /* must be emptied even on failure */
     nnr_status st = nnr_idx_read(path, &idx);
-    ck_assert_msg(st.code == code, "want %s, got %s: %s", nnr_code_name(code), nnr_code_name(st.code),
-                  nnr_strerror(&st));
-    ck_assert_msg(strstr(st.message, path) != NULL, "message does not name the file: %s", st.message);
-    ck_assert_msg(strstr(st.message, field) != NULL, "message does not name '%s': %s", field, st.message);
-    ck_assert_ptr_null(idx.data);
-    ck_assert_uint_eq(idx.ndim, 0);
-    nnr_idx_free(&idx);
+    if (!tu_judge(t, st.code == code, 0, 0))
+        tu_note(t, "'%s' (%zu bytes): want %s, got %s: %s", field, n, nnr_code_name(code), nnr_code_name(st.code),
+                nnr_strerror(&st));
+    if (!tu_judge(t, strstr(st.message, path) != NULL, 0, 0))
+        tu_note(t, "message does not name the file: %s", st.message);
+    if (!tu_judge(t, strstr(st.message, field) != NULL, 0, 0))
+        tu_note(t, "message does not name '%s': %s", field, st.message);
+    if (!tu_judge(t, idx.data == NULL && idx.ndim == 0, 0, 0))
+        tu_note(t, "'%s': the idx is not left empty (data %p, ndim %zu)", field, (void *)idx.data,
+                (size_t)idx.ndim);
+    if (idx.data != (uint8_t *)&idx)
+        nnr_idx_free(&idx);
 }
 
 START_TEST(errors_malformed_headers)
@@ -126,30 +133,34 @@ START_TEST(errors_malformed_headers)
     unsigned char good[64];
     const size_t n = small_idx(good);
     unsigned char b[64];
+    tu_tally t = {0};
 
-    expect_error(good, 0, NNR_ERR_IO, "truncated");                 /* empty */
-    expect_error(good, 3, NNR_ERR_IO, "magic number");              /* ends in the magic */
-    expect_error(good, 10, NNR_ERR_IO, "dimension 1");              /* ends in a dimension */
-    expect_error(good, n - 1, NNR_ERR_IO, "data");                  /* one data byte short */
+    judge_error(&t, good, 0, NNR_ERR_IO, "truncated");                 /* empty */
+    judge_error(&t, good, 3, NNR_ERR_IO, "magic number");              /* ends in the magic */
+    judge_error(&t, good, 10, NNR_ERR_IO, "dimension 1");              /* ends in a dimension */
+    judge_error(&t, good, n - 1, NNR_ERR_IO, "data");                  /* one data byte short */
 
     memcpy(b, good, n); b[1] = 1;
-    expect_error(b, n, NNR_ERR_FORMAT, "magic number");
+    judge_error(&t, b, n, NNR_ERR_FORMAT, "magic number");
     memcpy(b, good, n); b[2] = 0x0d;                                /* float, valid IDX but not read */
-    expect_error(b, n, NNR_ERR_FORMAT, "type byte 0x0d");
+    judge_error(&t, b, n, NNR_ERR_FORMAT, "type byte 0x0d");
     memcpy(b, good, n); b[3] = 0;
-    expect_error(b, n, NNR_ERR_FORMAT, "number of dimensions 0");
+    judge_error(&t, b, n, NNR_ERR_FORMAT, "number of dimensions 0");
     memcpy(b, good, n); b[3] = 5;
-    expect_error(b, n, NNR_ERR_FORMAT, "number of dimensions 5");
+    judge_error(&t, b, n, NNR_ERR_FORMAT, "number of dimensions 5");
     memcpy(b, good, n); b[11] = 0;                                  /* dimension 1 = 0 */
-    expect_error(b, n, NNR_ERR_FORMAT, "dimension 1 is 0");
+    judge_error(&t, b, n, NNR_ERR_FORMAT, "dimension 1 is 0");
     /* a product that overflows a 32-bit size_t and exceeds the limit on 64-bit */
     memcpy(b, good, n); b[5] = 0x10; b[7] = 0; memset(b + 8, 0xff, 4);   /* 2^20 x (2^32 - 1) */
-    expect_error(b, n, NNR_ERR_FORMAT, "dimension 1 (4294967295)");
+    judge_error(&t, b, n, NNR_ERR_FORMAT, "dimension 1 (4294967295)");
     /* one dimension alone above the limit */
     memcpy(b, good, n); b[4] = 0x7f;
-    expect_error(b, n, NNR_ERR_FORMAT, "dimension 0");
+    judge_error(&t, b, n, NNR_ERR_FORMAT, "dimension 0");
     memcpy(b, good, n); b[n] = 0x42;                                 /* trailing byte */
-    expect_error(b, n + 1, NNR_ERR_FORMAT, "bytes after the 12 data bytes");
+    judge_error(&t, b, n + 1, NNR_ERR_FORMAT, "bytes after the 12 data bytes");
+    /* 12 malformed files: each rejected with its code, the file and the field named, the idx left empty */
+    ck_assert_uint_eq(t.cases, 12);
+    ck_assert_msg(t.bad == 0, "%zu of %zu checks of malformed files failed; first: %s", t.bad, t.checked, t.first);
 }
 END_TEST
 
