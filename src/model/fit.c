@@ -66,8 +66,7 @@ static nnr_status check_data(const nnr_model *m, const nnr_dataset *d, const cha
 static nnr_status check_model(const nnr_model *m)
 {
     NNR_TRY(nnr_need(m, "model"));
-    if (!m->built)
-        return nnr_error(NNR_ERR_PARAM, "the model is not built (call nnr_model_build first)");
+    NNR_TRY(nnr_model_need_built(m));
     if (m->dtype != NNR_FLOAT32)
         return nnr_error(NNR_ERR_PARAM, "training and evaluation run float models (this one is double)");
     return nnr_ok();

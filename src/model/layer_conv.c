@@ -51,13 +51,8 @@ static nnr_status conv_setup(nnr_layer *l, const nnr_shape *in)
     size_t field = 1;
     for (int i = 0; i < p->dims; i++)
         field *= (size_t)p->kernel[i];
-    nnr_model_tensor *k = nnr_model_layer_param(l, "kernel", &w, NNR_INIT_GLOROT_UNIFORM);
-    k->fan_in = field * (size_t)p->in_channels;
-    k->fan_out = field * (size_t)p->filters;
-    if (p->use_bias) {
-        const nnr_shape b = nnr_model_vec((size_t)p->filters);
-        nnr_model_layer_param(l, "bias", &b, NNR_INIT_ZEROS);
-    }
+    nnr_model_layer_weights(l, &w, field * (size_t)p->in_channels, field * (size_t)p->filters, p->use_bias,
+                            (size_t)p->filters);
     if (!nnr_size_mul(floats, sizeof(nnr_real), &l->work_bytes))
         return nnr_error(NNR_ERR_OVERFLOW, "the convolution workspace of %zu values does not fit in size_t", floats);
     return nnr_ok();

@@ -35,13 +35,7 @@ static nnr_status dense_setup(nnr_layer *l, const nnr_shape *in)
         st = dense_workspace_query(p, in, &floats);
     if (st.code != NNR_OK)
         return st;
-    nnr_model_tensor *k = nnr_model_layer_param(l, "kernel", &w, NNR_INIT_GLOROT_UNIFORM);
-    k->fan_in = p->in_features;
-    k->fan_out = p->units;
-    if (p->use_bias) {
-        const nnr_shape b = nnr_model_vec(p->units);
-        nnr_model_layer_param(l, "bias", &b, NNR_INIT_ZEROS);
-    }
+    nnr_model_layer_weights(l, &w, p->in_features, p->units, p->use_bias, p->units);
     if (!nnr_size_mul(floats, sizeof(nnr_real), &l->work_bytes))
         return nnr_error(NNR_ERR_OVERFLOW, "the dense workspace of %zu values does not fit in size_t", floats);
     return nnr_ok();

@@ -49,6 +49,33 @@ static uint64_t *counter(nnr_layer *l)
     return nnr_model_find_tensor(l, "num_batches_tracked", 0);
 }
 
+/* Used by setup: γ (ones) when scale and β (zeros) when center, of the
+ * given shape, as trainable tensors. */
+static void add_gamma_beta(nnr_layer *l, int scale, int center, const nnr_shape *shape)
+{
+    if (scale)
+        nnr_model_layer_param(l, "gamma", shape, NNR_INIT_ONES);
+    if (center)
+        nnr_model_layer_param(l, "beta", shape, NNR_INIT_ZEROS);
+}
+
+/* Used by setup: the running statistics of c channels as state tensors,
+ * running_mean (zeros) and running_var (ones), batch renormalization's
+ * three when renorm, and the update counter. */
+static void add_running_stats(nnr_layer *l, size_t c, int renorm)
+{
+    const nnr_shape vec = nnr_model_vec(c);
+    nnr_model_layer_state(l, "running_mean", &vec, NNR_INIT_ZEROS, l->dtype);
+    nnr_model_layer_state(l, "running_var", &vec, NNR_INIT_ONES, l->dtype);
+    if (renorm) {
+        nnr_model_layer_state(l, "moving_stddev", &vec, NNR_INIT_ONES, l->dtype);
+        nnr_model_layer_state(l, "renorm_mean", &vec, NNR_INIT_ZEROS, l->dtype);
+        nnr_model_layer_state(l, "renorm_stddev", &vec, NNR_INIT_ONES, l->dtype);
+    }
+    const nnr_shape one = nnr_model_vec(1);
+    nnr_model_layer_state(l, "num_batches_tracked", &one, NNR_INIT_ZEROS, NNR_INT64);
+}
+
 /* ---- BatchNorm ------------------------------------------------------------ */
 
 static nnr_status bn_setup(nnr_layer *l, const nnr_shape *in)
@@ -59,19 +86,8 @@ static nnr_status bn_setup(nnr_layer *l, const nnr_shape *in)
     if (st.code != NNR_OK)
         return st;
     const nnr_shape vec = nnr_model_vec(c);
-    if (p->scale)
-        nnr_model_layer_param(l, "gamma", &vec, NNR_INIT_ONES);
-    if (p->center)
-        nnr_model_layer_param(l, "beta", &vec, NNR_INIT_ZEROS);
-    nnr_model_layer_state(l, "running_mean", &vec, NNR_INIT_ZEROS, l->dtype);
-    nnr_model_layer_state(l, "running_var", &vec, NNR_INIT_ONES, l->dtype);
-    if (p->renorm) {
-        nnr_model_layer_state(l, "moving_stddev", &vec, NNR_INIT_ONES, l->dtype);
-        nnr_model_layer_state(l, "renorm_mean", &vec, NNR_INIT_ZEROS, l->dtype);
-        nnr_model_layer_state(l, "renorm_stddev", &vec, NNR_INIT_ONES, l->dtype);
-    }
-    const nnr_shape one = nnr_model_vec(1);
-    nnr_model_layer_state(l, "num_batches_tracked", &one, NNR_INIT_ZEROS, NNR_INT64);
+    add_gamma_beta(l, p->scale, p->center, &vec);
+    add_running_stats(l, c, p->renorm);
     l->out_shape = *in;
     l->cache_bytes = (2 * len + 2 * c) * sizeof(nnr_real);
     return nnr_ok();
@@ -163,10 +179,7 @@ static nnr_status ln_setup(nnr_layer *l, const nnr_shape *in)
     if (st.code != NNR_OK)
         return st;
     const nnr_shape affine = l->out_shape;
-    if (p->scale)
-        nnr_model_layer_param(l, "gamma", &affine, NNR_INIT_ONES);
-    if (p->center)
-        nnr_model_layer_param(l, "beta", &affine, NNR_INIT_ZEROS);
+    add_gamma_beta(l, p->scale, p->center, &affine);
     l->out_shape = *in;
     l->cache_bytes = 2 * rows * sizeof(nnr_real);
     return nnr_ok();
@@ -244,10 +257,7 @@ static nnr_status gn_setup_common(nnr_layer *l, const nnr_groupnorm_params *p, c
     if (st.code != NNR_OK)
         return st;
     const nnr_shape vec = nnr_model_vec(c);
-    if (p->scale)
-        nnr_model_layer_param(l, "gamma", &vec, NNR_INIT_ONES);
-    if (p->center)
-        nnr_model_layer_param(l, "beta", &vec, NNR_INIT_ZEROS);
+    add_gamma_beta(l, p->scale, p->center, &vec);
     l->out_shape = *in;
     l->cache_bytes = arrays * len * sizeof(nnr_real);
     *channels = c;
@@ -297,11 +307,7 @@ static nnr_status in_setup(nnr_layer *l, const nnr_shape *in)
         return st;
     if (!(p->momentum >= 0.0 && p->momentum <= 1.0))
         return nnr_error(NNR_ERR_PARAM, "momentum must be in [0, 1], got %g", p->momentum);
-    const nnr_shape vec = nnr_model_vec(c);
-    nnr_model_layer_state(l, "running_mean", &vec, NNR_INIT_ZEROS, l->dtype);
-    nnr_model_layer_state(l, "running_var", &vec, NNR_INIT_ONES, l->dtype);
-    const nnr_shape one = nnr_model_vec(1);
-    nnr_model_layer_state(l, "num_batches_tracked", &one, NNR_INIT_ZEROS, NNR_INT64);
+    add_running_stats(l, c, 0);
     return nnr_ok();
 }
 

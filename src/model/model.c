@@ -130,6 +130,13 @@ static nnr_status add_kind(nnr_model *m, const nnr_layer_ops *f32, const nnr_lay
 #define ADD_KIND(model, kind, p, flags) \
     add_kind(model, &nnr_model_##kind##_ops, &nnr_model_##kind##_ops_f64, p, sizeof *(p), flags)
 
+/* A kind without parameters: the float or the double table, no config. */
+static nnr_status add_plain(nnr_model *m, const nnr_layer_ops *f32, const nnr_layer_ops *f64)
+{
+    NNR_TRY(nnr_need(m, "model"));
+    return nnr_model_add_layer(m, m->dtype == NNR_FLOAT64 ? f64 : f32, NULL, 0);
+}
+
 nnr_status nnr_model_add_batchnorm(nnr_model *model, const nnr_batchnorm_params *p)
 {
     return ADD_KIND(model, batchnorm, p, 0);
@@ -194,16 +201,12 @@ nnr_status nnr_model_add_dense(nnr_model *model, const nnr_dense_params *p)
 
 nnr_status nnr_model_add_relu(nnr_model *model)
 {
-    NNR_TRY(nnr_need(model, "model"));
-    return nnr_model_add_layer(model, model->dtype == NNR_FLOAT64 ? &nnr_model_relu_ops_f64 : &nnr_model_relu_ops,
-                               NULL, 0);
+    return add_plain(model, &nnr_model_relu_ops, &nnr_model_relu_ops_f64);
 }
 
 nnr_status nnr_model_add_flatten(nnr_model *model)
 {
-    NNR_TRY(nnr_need(model, "model"));
-    return nnr_model_add_layer(model, model->dtype == NNR_FLOAT64 ? &nnr_model_flatten_ops_f64
-                                                                  : &nnr_model_flatten_ops, NULL, 0);
+    return add_plain(model, &nnr_model_flatten_ops, &nnr_model_flatten_ops_f64);
 }
 
 nnr_status nnr_model_add_reshape(nnr_model *model, const nnr_shape *target)
@@ -236,6 +239,20 @@ nnr_model_tensor *nnr_model_layer_state(nnr_layer *layer, const char *name, cons
                                         nnr_dtype dtype)
 {
     return describe(layer->state, &layer->n_state, name, shape, init, dtype);
+}
+
+void nnr_model_layer_weights(nnr_layer *layer, const nnr_shape *w, size_t fan_in, size_t fan_out, int use_bias,
+                             size_t units)
+{
+    nnr_model_tensor *k = nnr_model_layer_param(layer, "kernel", w, NNR_INIT_GLOROT_UNIFORM);
+    if (k != NULL) {
+        k->fan_in = fan_in;
+        k->fan_out = fan_out;
+    }
+    if (use_bias) {
+        const nnr_shape b = nnr_model_vec(units);
+        nnr_model_layer_param(layer, "bias", &b, NNR_INIT_ZEROS);
+    }
 }
 
 nnr_model_tensor *nnr_model_find(nnr_layer *layer, const char *name)
@@ -294,12 +311,7 @@ static void init_tensor(nnr_model_tensor *t, uint64_t key)
             const double limit = sqrt(6.0 / (double)(t->fan_in + t->fan_out));
             v = -limit + 2.0 * limit * nnr_rng_uniform(key, i);
         }
-        if (t->dtype == NNR_FLOAT32)
-            ((float *)t->data)[i] = (float)v;
-        else if (t->dtype == NNR_FLOAT64)
-            ((double *)t->data)[i] = v;
-        else
-            ((int64_t *)t->data)[i] = (int64_t)v;
+        nnr_model_set(t->dtype, t->data, i, v);
     }
 }
 
@@ -424,8 +436,7 @@ nnr_status nnr_model_output_shape(const nnr_model *model, nnr_shape *shape)
 {
     NNR_TRY(nnr_need(model, "model"));
     NNR_TRY(nnr_need(shape, "shape"));
-    if (!model->built)
-        return nnr_error(NNR_ERR_PARAM, "the model is not built (call nnr_model_build first)");
+    NNR_TRY(nnr_model_need_built(model));
     *shape = model->layers[model->n_layers - 1]->out_shape;
     return nnr_ok();
 }
@@ -473,6 +484,13 @@ void nnr_model_summary(const nnr_model *model, FILE *f)
 
 /* ---- Forward and backward --------------------------------------------------------- */
 
+/* The error of a float entry point called on a double model, or the reverse. */
+static nnr_status wrong_entry_point(const nnr_model *m)
+{
+    return nnr_error(NNR_ERR_PARAM, "the model is %s: use the %s entry point",
+                     m->dtype == NNR_FLOAT32 ? "float" : "double", m->dtype == NNR_FLOAT32 ? "float" : "_f64");
+}
+
 /* The input is already in act[0]. */
 nnr_status nnr_model_run_forward(nnr_model *m, size_t n, int training)
 {
@@ -496,12 +514,9 @@ nnr_status nnr_model_check_run(const nnr_model *m, nnr_dtype dtype, size_t n, co
 {
     NNR_TRY(nnr_need(m, "model"));
     NNR_TRY(nnr_need(x, "x"));
-    if (!m->built)
-        return nnr_error(NNR_ERR_PARAM, "the model is not built (call nnr_model_build first)");
+    NNR_TRY(nnr_model_need_built(m));
     if (m->dtype != dtype)
-        return nnr_error(NNR_ERR_PARAM, "the model is %s: use the %s entry point",
-                         m->dtype == NNR_FLOAT32 ? "float" : "double",
-                         m->dtype == NNR_FLOAT32 ? "float" : "_f64");
+        return wrong_entry_point(m);
     if (n == 0 || n > m->in_shape.dims[0])
         return nnr_error(NNR_ERR_SHAPE, "n must be 1..%zu (the largest batch the model was built for), got %zu",
                          m->in_shape.dims[0], n);
@@ -564,9 +579,7 @@ static nnr_status backward(nnr_model *m, nnr_dtype dtype, const void *dy)
     NNR_TRY(nnr_need(m, "model"));
     NNR_TRY(nnr_need(dy, "dy"));
     if (m->built && m->dtype != dtype)
-        return nnr_error(NNR_ERR_PARAM, "the model is %s: use the %s entry point",
-                         m->dtype == NNR_FLOAT32 ? "float" : "double",
-                         m->dtype == NNR_FLOAT32 ? "float" : "_f64");
+        return wrong_entry_point(m);
     return nnr_model_run_backward(m, dy);
 }
 

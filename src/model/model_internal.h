@@ -128,6 +128,38 @@ static inline nnr_shape nnr_model_vec(size_t n)
     return s;
 }
 
+/* The error of an entry point that needs a built model (m is not NULL). */
+static inline nnr_status nnr_model_need_built(const nnr_model *m)
+{
+    if (!m->built)
+        return nnr_error(NNR_ERR_PARAM, "the model is not built (call nnr_model_build first)");
+    return nnr_ok();
+}
+
+/* Used by the setup of Conv and Dense: describes a Glorot-uniform "kernel"
+ * of shape w with the given fans and, when use_bias, a zero "bias" of
+ * `units` values. */
+void nnr_model_layer_weights(nnr_layer *layer, const nnr_shape *w, size_t fan_in, size_t fan_out, int use_bias,
+                             size_t units);
+
+/* Element i of an array of floats or doubles (dtype), as double. */
+static inline double nnr_model_get(nnr_dtype dtype, const void *base, size_t i)
+{
+    return dtype == NNR_FLOAT32 ? (double)((const float *)base)[i] : ((const double *)base)[i];
+}
+
+/* Stores v as element i of an array of dtype: rounded to float, as it is,
+ * or truncated to int64 (a state counter). */
+static inline void nnr_model_set(nnr_dtype dtype, void *base, size_t i, double v)
+{
+    if (dtype == NNR_FLOAT32)
+        ((float *)base)[i] = (float)v;
+    else if (dtype == NNR_FLOAT64)
+        ((double *)base)[i] = v;
+    else
+        ((int64_t *)base)[i] = (int64_t)v;
+}
+
 /* Size in bytes of count elements of dtype. */
 static inline size_t nnr_model_dtype_size(nnr_dtype t)
 {

@@ -28,6 +28,14 @@ static nnr_status each_tensor(const nnr_model *m, tensor_fn fn, void *ctx)
     return nnr_ok();
 }
 
+/* The checks nnr_model_save and nnr_model_load begin with. */
+static nnr_status check_call(const nnr_model *model, const char *path)
+{
+    NNR_TRY(nnr_need(model, "model"));
+    NNR_TRY(nnr_need(path, "path"));
+    return nnr_model_need_built(model);
+}
+
 typedef struct save_ctx {
     nnr_tf_entry *entries;
     size_t n;
@@ -55,10 +63,7 @@ static nnr_status add_one(nnr_model_tensor *t, const char *name, void *ctx)
 
 nnr_status nnr_model_save(const nnr_model *model, const char *path)
 {
-    NNR_TRY(nnr_need(model, "model"));
-    NNR_TRY(nnr_need(path, "path"));
-    if (!model->built)
-        return nnr_error(NNR_ERR_PARAM, "the model is not built (call nnr_model_build first)");
+    NNR_TRY(check_call(model, path));
     save_ctx s = {NULL, 0};
     NNR_TRY(each_tensor(model, count_one, &s));
     s.entries = calloc(s.n > 0 ? s.n : 1, sizeof *s.entries);
@@ -131,22 +136,14 @@ static nnr_status load_one(nnr_model_tensor *t, const char *name, void *ctx)
             memcpy((int64_t *)t->data + i, (const int64_t *)e->data + i, sizeof(int64_t));
             continue;
         }
-        const double v = e->dtype == NNR_FLOAT32 ? (double)((const float *)e->data)[i]
-                                                 : ((const double *)e->data)[i];
-        if (t->dtype == NNR_FLOAT32)
-            ((float *)t->data)[i] = (float)v;
-        else
-            ((double *)t->data)[i] = v;
+        nnr_model_set(t->dtype, t->data, i, nnr_model_get(e->dtype, e->data, i));
     }
     return nnr_ok();
 }
 
 nnr_status nnr_model_load(nnr_model *model, const char *path)
 {
-    NNR_TRY(nnr_need(model, "model"));
-    NNR_TRY(nnr_need(path, "path"));
-    if (!model->built)
-        return nnr_error(NNR_ERR_PARAM, "the model is not built (call nnr_model_build first)");
+    NNR_TRY(check_call(model, path));
     nnr_tf_file file;
     NNR_TRY(nnr_tf_read(path, &file));
     load_ctx c = {&file, path, calloc(file.n > 0 ? file.n : 1, sizeof(int)), 0};

@@ -115,8 +115,7 @@ nnr_status nnr_optimizer_new(nnr_optimizer **opt, const nnr_optimizer_params *p,
     NNR_TRY(nnr_need(p, "params"));
     NNR_TRY(nnr_need(model, "model"));
     NNR_TRY(check_params(p));
-    if (!model->built)
-        return nnr_error(NNR_ERR_PARAM, "the model is not built (call nnr_model_build first)");
+    NNR_TRY(nnr_model_need_built(model));
 
     size_t n = 0;
     for (size_t i = 0; i < model->n_layers; i++)
@@ -152,15 +151,12 @@ nnr_status nnr_optimizer_new(nnr_optimizer **opt, const nnr_optimizer_params *p,
 /* Element i of a tensor of the model's precision, as double, and back. */
 static double get(const nnr_model_tensor *t, const void *base, size_t i)
 {
-    return t->dtype == NNR_FLOAT32 ? (double)((const float *)base)[i] : ((const double *)base)[i];
+    return nnr_model_get(t->dtype, base, i);
 }
 
 static void set(nnr_model_tensor *t, size_t i, double v)
 {
-    if (t->dtype == NNR_FLOAT32)
-        ((float *)t->data)[i] = (float)v;
-    else
-        ((double *)t->data)[i] = v;
+    nnr_model_set(t->dtype, t->data, i, v);
 }
 
 static void sgd_step(const nnr_optimizer_params *p, uint64_t t, opt_slot *s)
