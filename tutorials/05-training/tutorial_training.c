@@ -7,7 +7,9 @@
  *                        GroupNorm(groups=5) / InstanceNorm / LayerNorm(axis=1)
  *                        -> Flatten -> Dense(128, relu) -> Dropout(0.2) ->
  *                        Dense(10, softmax), and the same with BatchNorm, as
- *                        nnref models (include/nnref/model.h);
+ *                        nnref models (include/nnref/model.h); it is in
+ *                        ../common/doc003.h, with the Fashion-MNIST loader,
+ *                        because tutorial 06 trains the same network;
  *   part_summaries()     their layers, shapes and parameter counts, derived by
  *                        hand in the README and asserted with --check;
  *   part_training()      one epoch of each on the 60,000 training images with
@@ -36,52 +38,14 @@
  */
 #define TUTORIAL_NAME "tutorial_training"
 #include "../common/tutorial_util.h"
+#include "../common/doc003.h"   /* build_network(), the Fashion-MNIST loader */
 
-enum { NET_GROUP, NET_INSTANCE, NET_LAYER, NET_BATCH, N_NETS };
+/* The four networks, in doc003_norm's order: NORM_GROUP .. NORM_BATCH. */
+#define N_NETS 4
 static const char *const net_names[N_NETS] = {"groupnorm", "instancenorm", "layernorm", "batchnorm"};
 
 #define BATCH 32
 #define CURVE_EVERY 25
-
-/* Conv2D(10, 3x3, valid) -> <norm> -> Flatten -> Dense(128) -> ReLU ->
- * Dropout(0.2) -> Dense(10): the softmax of document 003's last layer is
- * part of the loss here (model.h, "Loss"). channels_last, as the notebook. */
-static nnr_model *build_network(int which, uint64_t seed)
-{
-    nnr_model *m;
-    must(nnr_model_new(&m, NNR_FLOAT32), "nnr_model_new");
-    const nnr_conv_params conv = nnr_conv_keras(2, 1, 10, 3);
-    must(nnr_model_add_conv(m, &conv), "nnr_model_add_conv");
-    if (which == NET_GROUP) {
-        /* tfa.layers.GroupNormalization(groups=5, axis=3) */
-        const nnr_groupnorm_params p = nnr_groupnorm_keras(5);
-        must(nnr_model_add_groupnorm(m, &p), "nnr_model_add_groupnorm");
-    } else if (which == NET_INSTANCE) {
-        /* tfa.layers.InstanceNormalization(axis=3): GroupNorm with one group per channel */
-        const nnr_instancenorm_params p = nnr_instancenorm_keras();
-        must(nnr_model_add_instancenorm(m, &p, 0), "nnr_model_add_instancenorm");
-    } else if (which == NET_LAYER) {
-        /* tf.keras.layers.LayerNormalization(axis=1): statistics over the
-         * 26 rows of each (column, channel), gamma and beta of shape (26,) */
-        nnr_layernorm_params p = nnr_layernorm_keras();
-        p.axes[0] = 1;
-        must(nnr_model_add_layernorm(m, &p), "nnr_model_add_layernorm");
-    } else {
-        /* tf.keras.layers.BatchNormalization(): momentum 0.99, epsilon 1e-3 */
-        const nnr_batchnorm_params p = nnr_batchnorm_keras();
-        must(nnr_model_add_batchnorm(m, &p), "nnr_model_add_batchnorm");
-    }
-    const nnr_dense_params d1 = nnr_dense_keras(26 * 26 * 10, 128), d2 = nnr_dense_keras(128, 10);
-    const nnr_dropout_params drop = nnr_dropout_keras(0.2);
-    must(nnr_model_add_flatten(m), "nnr_model_add_flatten");
-    must(nnr_model_add_dense(m, &d1), "nnr_model_add_dense");
-    must(nnr_model_add_relu(m), "nnr_model_add_relu");
-    must(nnr_model_add_dropout(m, &drop), "nnr_model_add_dropout");
-    must(nnr_model_add_dense(m, &d2), "nnr_model_add_dense");
-    const nnr_shape in = {4, {BATCH, 28, 28, 1}};
-    must(nnr_model_build(m, &in, seed), "nnr_model_build");
-    return m;
-}
 
 /* ---------------------------------------------------------------------- */
 /* 1. The four networks                                                   */
@@ -96,7 +60,7 @@ static void part_summaries(checks *ck)
      * Dense 128*10 + 10 = 1,290. */
     const size_t norm_params[N_NETS] = {20, 20, 52, 20};
     for (int k = 0; k < N_NETS; k++) {
-        nnr_model *m = build_network(k, 1);
+        nnr_model *m = build_network(k, BATCH, 1);
         printf("-- %s network --\n", net_names[k]);
         nnr_model_summary(m, stdout);
         printf("\n");
@@ -134,14 +98,7 @@ static int on_batch(nnr_model *m, const nnr_epoch_stats *s, void *user)
          * running estimates after this batch's update. Channel 0 and 5. */
         nnr_shape shape;
         const float *a = nnr_model_activation(m, 1, &shape);
-        nnr_layer *bn = nnr_model_layer(m, 1);
-        const float *rmean = NULL, *rvar = NULL;
-        for (size_t k = 0; k < bn->n_state; k++) {
-            if (strcmp(bn->state[k].name, "running_mean") == 0)
-                rmean = bn->state[k].data;
-            if (strcmp(bn->state[k].name, "running_var") == 0)
-                rvar = bn->state[k].data;
-        }
+        const float *rmean = norm_state(m, "running_mean"), *rvar = norm_state(m, "running_var");
         const size_t c_all = shape.dims[3], cells = shape.dims[0] * shape.dims[1] * shape.dims[2];
         fprintf(r->bn_stats, "%zu", s->batches);
         for (size_t c = 0; c < c_all; c += 5) {
@@ -176,34 +133,6 @@ static void histogram(FILE *f, const float *v, size_t n, size_t stride, size_t o
     fprintf(f, "\n\n");
 }
 
-static float *load_images(const char *name, size_t *n)
-{
-    nnr_idx idx;
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", NNR_FASHION_MNIST_DIR, name);
-    must(nnr_idx_read(path, &idx), path);
-    *n = idx.dims[0];
-    float *x = must_alloc(idx.count * sizeof *x);
-    /* x_train / 255.0, as the notebook */
-    for (size_t i = 0; i < idx.count; i++)
-        x[i] = (float)idx.data[i] / 255.0f;
-    nnr_idx_free(&idx);
-    return x;
-}
-
-static int32_t *load_labels(const char *name)
-{
-    nnr_idx idx;
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", NNR_FASHION_MNIST_DIR, name);
-    must(nnr_idx_read(path, &idx), path);
-    int32_t *y = must_alloc(idx.count * sizeof *y);
-    for (size_t i = 0; i < idx.count; i++)
-        y[i] = idx.data[i];
-    nnr_idx_free(&idx);
-    return y;
-}
-
 static void part_training(checks *ck, const char *datadir)
 {
     printf("== 2. One epoch of each network on Fashion-MNIST (Adam, batch %d) ==\n\n", BATCH);
@@ -213,19 +142,11 @@ static void part_training(checks *ck, const char *datadir)
         check_skip(ck, "one epoch of the four networks", "training is not part of --check");
         return;
     }
-    FILE *probe = fopen(NNR_FASHION_MNIST_DIR "/train-images-idx3-ubyte.gz", "rb");
-    if (probe == NULL) {
-        printf("(skipped: %s is absent; apt-get install dataset-fashion-mnist)\n", NNR_FASHION_MNIST_DIR);
+    if (!fashion_mnist_installed())
         return;
-    }
-    fclose(probe);
-    size_t n_train, n_test;
-    float *x = load_images("train-images-idx3-ubyte.gz", &n_train);
-    float *xt = load_images("t10k-images-idx3-ubyte.gz", &n_test);
-    int32_t *y = load_labels("train-labels-idx1-ubyte.gz");
-    int32_t *yt = load_labels("t10k-labels-idx1-ubyte.gz");
-    const nnr_dataset train = {x, y, n_train, {3, {28, 28, 1}}};
-    const nnr_dataset test = {xt, yt, n_test, {3, {28, 28, 1}}};
+    /* All 60,000 training and 10,000 test images, x / 255.0 as the notebook. */
+    nnr_dataset train = fashion_mnist_load("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", 0);
+    nnr_dataset test = fashion_mnist_load("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", 0);
     FILE *hist = datadir != NULL ? open_data_file(datadir, "histograms.dat") : NULL;
 
     /* The epoch's wall time goes to stderr, not into the transcript: make
@@ -233,16 +154,16 @@ static void part_training(checks *ck, const char *datadir)
      * losses are reproducible to the last digit while the time is not. */
     printf("%-14s %10s %10s %10s %10s\n", "network", "train loss", "train acc", "test loss", "test acc");
     for (int k = 0; k < N_NETS; k++) {
-        nnr_model *m = build_network(k, 2026);
+        nnr_model *m = build_network(k, BATCH, 2026);
         nnr_optimizer *opt;
         const nnr_optimizer_params adam = nnr_adam_keras();
         must(nnr_optimizer_new(&opt, &adam, m), "nnr_optimizer_new");
         char name[64];
-        recorder r = {NULL, NULL, (n_train + BATCH - 1) / BATCH};
+        recorder r = {NULL, NULL, (train.count + BATCH - 1) / BATCH};
         if (datadir != NULL) {
             snprintf(name, sizeof name, "curve_%s.dat", net_names[k]);
             r.curve = open_data_file(datadir, name);
-            if (k == NET_BATCH)
+            if (k == NORM_BATCH)
                 r.bn_stats = open_data_file(datadir, "bn_stats.dat");
         }
         nnr_fit_options o = nnr_fit_defaults();
@@ -266,7 +187,7 @@ static void part_training(checks *ck, const char *datadir)
          * the normalization, inference mode, the first 32 test images; every
          * channel pooled. One block per (network, before/after). */
         if (hist != NULL) {
-            must(nnr_model_forward(m, BATCH, xt, 0), "nnr_model_forward");
+            must(nnr_model_forward(m, BATCH, test.x, 0), "nnr_model_forward");
             nnr_shape s;
             const float *before = nnr_model_activation(m, 1, &s);
             size_t count = 1;
@@ -280,10 +201,8 @@ static void part_training(checks *ck, const char *datadir)
     }
     if (hist != NULL)
         fclose(hist);
-    free(x);
-    free(xt);
-    free(y);
-    free(yt);
+    fashion_mnist_free(&train);
+    fashion_mnist_free(&test);
 }
 
 int main(int argc, char **argv)

@@ -6,7 +6,9 @@
  *
  *   build_network()     tutorial 05's network, Conv2D(10, 3x3) -> BatchNorm or
  *                       GroupNorm(groups=5) -> Flatten -> Dense(128) -> ReLU ->
- *                       Dropout(0.2) -> Dense(10), built for one batch size;
+ *                       Dropout(0.2) -> Dense(10), built for one batch size
+ *                       (../common/doc003.h, shared with tutorial 05, as is the
+ *                       Fashion-MNIST loader);
  *   part_mechanics()    what "the same epochs" means at each batch size: the
  *                       optimizer steps and BatchNorm's running-statistics
  *                       updates per epoch, counted on a 64-image subset and
@@ -26,8 +28,11 @@
  */
 #define TUTORIAL_NAME "tutorial_batch_size"
 #include "../common/tutorial_util.h"
+#include "../common/doc003.h"   /* build_network(), the Fashion-MNIST loader */
 
+/* The two networks, by the normalization after the convolution. */
 enum { NET_BATCH, NET_GROUP, N_NETS };
+static const doc003_norm net_norm[N_NETS] = {NORM_BATCH, NORM_GROUP};
 static const size_t batch_sizes[] = {32, 16, 8, 4, 2};
 #define N_SIZES (sizeof batch_sizes / sizeof batch_sizes[0])
 
@@ -36,46 +41,11 @@ static const size_t batch_sizes[] = {32, 16, 8, 4, 2};
 #define TRAIN_IMAGES 10000
 #define EPOCHS 1
 
-static nnr_model *build_network(int which, size_t batch, uint64_t seed)
-{
-    nnr_model *m;
-    must(nnr_model_new(&m, NNR_FLOAT32), "nnr_model_new");
-    const nnr_conv_params conv = nnr_conv_keras(2, 1, 10, 3);
-    must(nnr_model_add_conv(m, &conv), "nnr_model_add_conv");
-    if (which == NET_BATCH) {
-        const nnr_batchnorm_params p = nnr_batchnorm_keras();   /* momentum 0.99, epsilon 1e-3 */
-        must(nnr_model_add_batchnorm(m, &p), "nnr_model_add_batchnorm");
-    } else {
-        const nnr_groupnorm_params p = nnr_groupnorm_keras(5);
-        must(nnr_model_add_groupnorm(m, &p), "nnr_model_add_groupnorm");
-    }
-    const nnr_dense_params d1 = nnr_dense_keras(26 * 26 * 10, 128), d2 = nnr_dense_keras(128, 10);
-    const nnr_dropout_params drop = nnr_dropout_keras(0.2);
-    must(nnr_model_add_flatten(m), "nnr_model_add_flatten");
-    must(nnr_model_add_dense(m, &d1), "nnr_model_add_dense");
-    must(nnr_model_add_relu(m), "nnr_model_add_relu");
-    must(nnr_model_add_dropout(m, &drop), "nnr_model_add_dropout");
-    must(nnr_model_add_dense(m, &d2), "nnr_model_add_dense");
-    const nnr_shape in = {4, {batch, 28, 28, 1}};
-    must(nnr_model_build(m, &in, seed), "nnr_model_build");
-    return m;
-}
-
-/* BatchNorm's count of running-statistics updates (its num_batches_tracked). */
-static int64_t bn_updates(nnr_model *m)
-{
-    nnr_layer *bn = nnr_model_layer(m, 1);
-    for (size_t k = 0; k < bn->n_state; k++)
-        if (strcmp(bn->state[k].name, "num_batches_tracked") == 0)
-            return *(const int64_t *)bn->state[k].data;
-    return -1;
-}
-
 /* Trains one network for `epochs` epochs; returns the test error (1 - accuracy). */
-static double train_and_test(int which, size_t batch, const nnr_dataset *train, const nnr_dataset *test,
+static double train_and_test(doc003_norm norm, size_t batch, const nnr_dataset *train, const nnr_dataset *test,
                              size_t epochs, uint64_t *steps, int64_t *updates)
 {
-    nnr_model *m = build_network(which, batch, 2026);
+    nnr_model *m = build_network(norm, batch, 2026);
     const nnr_optimizer_params adam = nnr_adam_keras();
     nnr_optimizer *opt;
     must(nnr_optimizer_new(&opt, &adam, m), "nnr_optimizer_new");
@@ -89,7 +59,10 @@ static double train_and_test(int which, size_t batch, const nnr_dataset *train, 
     if (test != NULL)
         must(nnr_model_evaluate(m, test, batch, NULL, &acc), "nnr_model_evaluate");
     *steps = nnr_optimizer_steps(opt);
-    *updates = which == NET_BATCH ? bn_updates(m) : 0;
+    /* BatchNorm's count of running-statistics updates (its num_batches_tracked;
+     * GroupNorm keeps none) */
+    const int64_t *tracked = norm_state(m, "num_batches_tracked");
+    *updates = tracked != NULL ? *tracked : 0;
     nnr_optimizer_free(opt);
     nnr_model_free(m);
     return 1.0 - acc;
@@ -115,7 +88,7 @@ static void part_mechanics(checks *ck)
     for (size_t s = 0; s < N_SIZES; s++) {
         uint64_t steps;
         int64_t updates;
-        train_and_test(NET_BATCH, batch_sizes[s], &data, NULL, 1, &steps, &updates);
+        train_and_test(NORM_BATCH, batch_sizes[s], &data, NULL, 1, &steps, &updates);
         printf("%6zu %14llu %22lld\n", batch_sizes[s], (unsigned long long)steps, (long long)updates);
         char what[96];
         snprintf(what, sizeof what, "batch %zu: 64/%zu optimizer steps per epoch", batch_sizes[s], batch_sizes[s]);
@@ -133,32 +106,6 @@ static void part_mechanics(checks *ck)
 /* 2. The sweep                                                           */
 /* ---------------------------------------------------------------------- */
 
-static float *load_images(const char *name, size_t n)
-{
-    nnr_idx idx;
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", NNR_FASHION_MNIST_DIR, name);
-    must(nnr_idx_read(path, &idx), path);
-    float *x = must_alloc(n * 784 * sizeof *x);
-    for (size_t i = 0; i < n * 784; i++)
-        x[i] = (float)idx.data[i] / 255.0f;
-    nnr_idx_free(&idx);
-    return x;
-}
-
-static int32_t *load_labels(const char *name, size_t n)
-{
-    nnr_idx idx;
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", NNR_FASHION_MNIST_DIR, name);
-    must(nnr_idx_read(path, &idx), path);
-    int32_t *y = must_alloc(n * sizeof *y);
-    for (size_t i = 0; i < n; i++)
-        y[i] = idx.data[i];
-    nnr_idx_free(&idx);
-    return y;
-}
-
 static void part_sweep(checks *ck, const char *datadir)
 {
     printf("== 2. Test error against batch size: %d training images, %d epoch, Adam ==\n\n", TRAIN_IMAGES, EPOCHS);
@@ -167,18 +114,10 @@ static void part_sweep(checks *ck, const char *datadir)
         check_skip(ck, "batch-size sweep", "training is not part of --check");
         return;
     }
-    FILE *probe = fopen(NNR_FASHION_MNIST_DIR "/train-images-idx3-ubyte.gz", "rb");
-    if (probe == NULL) {
-        printf("(skipped: %s is absent; apt-get install dataset-fashion-mnist)\n", NNR_FASHION_MNIST_DIR);
+    if (!fashion_mnist_installed())
         return;
-    }
-    fclose(probe);
-    float *x = load_images("train-images-idx3-ubyte.gz", TRAIN_IMAGES);
-    int32_t *y = load_labels("train-labels-idx1-ubyte.gz", TRAIN_IMAGES);
-    float *xt = load_images("t10k-images-idx3-ubyte.gz", 10000);
-    int32_t *yt = load_labels("t10k-labels-idx1-ubyte.gz", 10000);
-    const nnr_dataset train = {x, y, TRAIN_IMAGES, {3, {28, 28, 1}}};
-    const nnr_dataset test = {xt, yt, 10000, {3, {28, 28, 1}}};
+    nnr_dataset train = fashion_mnist_load("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", TRAIN_IMAGES);
+    nnr_dataset test = fashion_mnist_load("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", 0);
     FILE *f = datadir != NULL ? open_data_file(datadir, "error.dat") : NULL;
     if (f != NULL)
         fprintf(f, "# batch batchnorm_error groupnorm_error\n");
@@ -188,7 +127,7 @@ static void part_sweep(checks *ck, const char *datadir)
         for (int k = 0; k < N_NETS; k++) {
             uint64_t steps;
             int64_t updates;
-            err[k] = train_and_test(k, batch_sizes[s], &train, &test, EPOCHS, &steps, &updates);
+            err[k] = train_and_test(net_norm[k], batch_sizes[s], &train, &test, EPOCHS, &steps, &updates);
         }
         printf("%6zu %18.2f %18.2f\n", batch_sizes[s], 100 * err[NET_BATCH], 100 * err[NET_GROUP]);
         fflush(stdout);
@@ -197,10 +136,8 @@ static void part_sweep(checks *ck, const char *datadir)
     }
     if (f != NULL)
         fclose(f);
-    free(x);
-    free(y);
-    free(xt);
-    free(yt);
+    fashion_mnist_free(&train);
+    fashion_mnist_free(&test);
 }
 
 int main(int argc, char **argv)
