@@ -423,8 +423,11 @@ void batchnorm_add_reference(TCase *tc)
  * for ranks 2..5 and a middle axis, give the same normalized values. */
 static const size_t layout_spatial[4][3] = {{0}, {5}, {3, 4}, {2, 3, 2}};
 
-static void check_layouts(size_t rank, size_t n, size_t c)
+/* Runs one rank both ways and judges every y and running statistic of the
+ * two layouts for bitwise equality; returns the tally. */
+static tu_tally compare_layouts(size_t rank, size_t n, size_t c)
 {
+    tu_tally t = {0};
     size_t spatial = 1;
     nnr_shape first = {rank, {n, c}}, last = {rank, {n}};
     for (size_t d = 0; d + 2 < rank; d++) {
@@ -458,26 +461,40 @@ static void check_layouts(size_t rank, size_t n, size_t c)
     ASSERT_OK(nnr_batchnorm_fwd_train_naive(&pl, &last, xl, gamma, beta, yl, &bl.cache, &bl.state));
     for (size_t i = 0; i < n; i++)
         for (size_t ch = 0; ch < c; ch++)
-            for (size_t s = 0; s < spatial; s++)
-                ck_assert_msg(yf[(i * c + ch) * spatial + s] == yl[(i * spatial + s) * c + ch],
-                              "rank %zu: channels_first and channels_last differ at n=%zu c=%zu s=%zu",
-                              rank, i, ch, s);
+            for (size_t s = 0; s < spatial; s++) {
+                const float a = yf[(i * c + ch) * spatial + s], b = yl[(i * spatial + s) * c + ch];
+                if (!tu_judge(&t, a == b, fabs((double)a - b), 0))
+                    tu_note(&t, "rank %zu N %zu C %zu: y at n=%zu c=%zu s=%zu is %.9g channels_first, %.9g "
+                            "channels_last", rank, n, c, i, ch, s, (double)a, (double)b);
+            }
     for (size_t ch = 0; ch < c; ch++) {
-        ck_assert(bf.running_mean[ch] == bl.running_mean[ch]);
-        ck_assert(bf.running_var[ch] == bl.running_var[ch]);
+        if (!tu_judge(&t, bf.running_mean[ch] == bl.running_mean[ch], 0, 0))
+            tu_note(&t, "rank %zu N %zu C %zu: running_mean[%zu] %.9g vs %.9g", rank, n, c, ch,
+                    (double)bf.running_mean[ch], (double)bl.running_mean[ch]);
+        if (!tu_judge(&t, bf.running_var[ch] == bl.running_var[ch], 0, 0))
+            tu_note(&t, "rank %zu N %zu C %zu: running_var[%zu] %.9g vs %.9g", rank, n, c, ch,
+                    (double)bf.running_var[ch], (double)bl.running_var[ch]);
     }
+    t.cases = 1;
     free(xf); free(xl); free(yf); free(yl); free(gamma); free(beta);
     bn_buffers_free(&bf);
     bn_buffers_free(&bl);
+    return t;
 }
 
 START_TEST(shapes_layouts_ranks_2_to_5)
 {
-    for (size_t rank = 2; rank <= 5; rank++) {
-        check_layouts(rank, 3, 4);
-        check_layouts(rank, 1, 1);
-        check_layouts(rank, 2, 9);
-    }
+    static const size_t batch_channels[3][2] = {{3, 4}, {1, 1}, {2, 9}};
+    tu_tally all = {0};
+    for (size_t rank = 2; rank <= 5; rank++)
+        for (size_t k = 0; k < 3; k++) {
+            const tu_tally t = compare_layouts(rank, batch_channels[k][0], batch_channels[k][1]);
+            tu_tally_add(&all, &t);
+        }
+    /* 4 ranks x 3 (N, C): every y and running statistic bitwise equal across layouts */
+    ck_assert_uint_eq(all.cases, 12);
+    ck_assert_msg(all.bad == 0, "%zu of %zu values differ between channels_first and channels_last; first: %s",
+                  all.bad, all.checked, all.first);
 }
 END_TEST
 

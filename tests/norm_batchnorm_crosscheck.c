@@ -74,24 +74,26 @@ static void describe(const xc_case *cs, char *buf, size_t len)
                  cs->in_place ? " in-place" : "");
 }
 
-/* Elementwise comparison; fails with pass, tensor, shape, index and both values. */
-static void cmp_elem(const xc_case *cs, const char *pass, const char *tensor, const char *against,
+/* Elementwise comparison, bound K_ELEM*eps*(|ref|+1): judges every value into
+ * t, the first bad one described with pass, tensor, shape, index and both values. */
+static void cmp_elem(tu_tally *t, const xc_case *cs, const char *pass, const char *tensor, const char *against,
                      const float *got, const float *ref_f, const double *ref_d, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const double ref = ref_f ? (double)ref_f[i] : ref_d[i];
+        const double tol = K_ELEM * FLT_EPSILON * (fabs(ref) + 1.0);
         const double err = fabs((double)got[i] - ref);
-        if (!(err <= K_ELEM * FLT_EPSILON * (fabs(ref) + 1.0))) {
+        if (!tu_judge(t, err <= tol, err, tol)) {
             char desc[256];
             describe(cs, desc, sizeof desc);
-            ck_abort_msg("%s %s vs %s: %s [%zu] avx2 %.9g, %s %.9g (|diff| %.3g > %.3g)", pass, tensor, against,
-                         desc, i, (double)got[i], against, ref, err, K_ELEM * FLT_EPSILON * (fabs(ref) + 1.0));
+            tu_note(t, "%s %s vs %s: %s [%zu] avx2 %.9g, %s %.9g (|diff| %.3g > %.3g)", pass, tensor, against,
+                    desc, i, (double)got[i], against, ref, err, tol);
         }
     }
 }
 
-/* Reduction comparison, bound K_RED*eps*m*max|term| + eps*|ref| per channel. */
-static void cmp_red(const xc_case *cs, const char *pass, const char *tensor, const char *against,
+/* Reduction comparison, bound K_RED*eps*m*max|term| + eps*|ref| per channel, into t. */
+static void cmp_red(tu_tally *t, const xc_case *cs, const char *pass, const char *tensor, const char *against,
                     const float *got, const float *ref_f, const double *ref_d, const double *max_term,
                     size_t m, size_t n)
 {
@@ -99,11 +101,11 @@ static void cmp_red(const xc_case *cs, const char *pass, const char *tensor, con
         const double ref = ref_f ? (double)ref_f[i] : ref_d[i];
         const double tol = K_RED * FLT_EPSILON * (double)m * max_term[i] + FLT_EPSILON * fabs(ref);
         const double err = fabs((double)got[i] - ref);
-        if (!(err <= tol)) {
+        if (!tu_judge(t, err <= tol, err, tol)) {
             char desc[256];
             describe(cs, desc, sizeof desc);
-            ck_abort_msg("%s %s vs %s: %s channel %zu avx2 %.9g, %s %.9g (|diff| %.3g > %.3g)", pass, tensor,
-                         against, desc, i, (double)got[i], against, ref, err, tol);
+            tu_note(t, "%s %s vs %s: %s channel %zu avx2 %.9g, %s %.9g (|diff| %.3g > %.3g)", pass, tensor,
+                    against, desc, i, (double)got[i], against, ref, err, tol);
         }
     }
 }
@@ -159,9 +161,11 @@ static double *widen(const float *v, size_t n)
 #define XC_OK(call) do { nnr_status st_ = (call); \
     ck_assert_msg(st_.code == NNR_OK, "%s failed: %s", #call, nnr_strerror(&st_)); } while (0)
 
-/* Runs the four passes of one case through avx2, naive float and naive double and compares them. */
-static void run_case(const xc_case *cs)
+/* Runs the four passes of one case through avx2, naive float and naive double
+ * and judges every AVX2 output against both; returns the tally (cases = 1). */
+static tu_tally run_case(const xc_case *cs)
 {
+    tu_tally t = {.cases = 1};
     const nnr_batchnorm_params *p = &cs->p;
     size_t count, C, cache_len;
     XC_OK(nnr_shape_numel(&cs->shape, "shape", &count));
@@ -218,23 +222,25 @@ static void run_case(const xc_case *cs)
     XC_OK(nnr_batchnorm_fwd_train_avx2(p, &cs->shape, x_a, g_arg, b_arg, y_a, &cache_a, &st_a.s));
     XC_OK(nnr_batchnorm_fwd_train_naive(p, &cs->shape, x, g_arg, b_arg, out_n, &cache_n, &st_n.s));
     XC_OK(nnr_batchnorm_fwd_train_naive_f64(p, &cs->shape, xd, gd_arg, bd_arg, out_d, &cache_d, &st_d.sd));
-    cmp_elem(cs, "fwd_train", "y", "naive", y_a, out_n, NULL, count);
-    cmp_elem(cs, "fwd_train", "y", "double", y_a, NULL, out_d, count);
-    cmp_elem(cs, "fwd_train", "cache.mean", "naive", mean_a, mean_n, NULL, cache_len);
-    cmp_elem(cs, "fwd_train", "cache.mean", "double", mean_a, NULL, mean_d, cache_len);
-    cmp_elem(cs, "fwd_train", "cache.istd", "naive", istd_a, istd_n, NULL, cache_len);
-    cmp_elem(cs, "fwd_train", "cache.istd", "double", istd_a, NULL, istd_d, cache_len);
+    cmp_elem(&t, cs, "fwd_train", "y", "naive", y_a, out_n, NULL, count);
+    cmp_elem(&t, cs, "fwd_train", "y", "double", y_a, NULL, out_d, count);
+    cmp_elem(&t, cs, "fwd_train", "cache.mean", "naive", mean_a, mean_n, NULL, cache_len);
+    cmp_elem(&t, cs, "fwd_train", "cache.mean", "double", mean_a, NULL, mean_d, cache_len);
+    cmp_elem(&t, cs, "fwd_train", "cache.istd", "naive", istd_a, istd_n, NULL, cache_len);
+    cmp_elem(&t, cs, "fwd_train", "cache.istd", "double", istd_a, NULL, istd_d, cache_len);
     if (p->renorm) {
-        cmp_elem(cs, "fwd_train", "cache.r", "naive", r_a, r_n, NULL, C);
-        cmp_elem(cs, "fwd_train", "cache.r", "double", r_a, NULL, r_d, C);
-        cmp_elem(cs, "fwd_train", "cache.d", "naive", d_a, d_n, NULL, C);
-        cmp_elem(cs, "fwd_train", "cache.d", "double", d_a, NULL, d_d, C);
+        cmp_elem(&t, cs, "fwd_train", "cache.r", "naive", r_a, r_n, NULL, C);
+        cmp_elem(&t, cs, "fwd_train", "cache.r", "double", r_a, NULL, r_d, C);
+        cmp_elem(&t, cs, "fwd_train", "cache.d", "naive", d_a, d_n, NULL, C);
+        cmp_elem(&t, cs, "fwd_train", "cache.d", "double", d_a, NULL, d_d, C);
     }
     for (int k = 0; k < 5; k++) {
-        cmp_elem(cs, "fwd_train", state_names[k], "naive", st_a.f[k], st_n.f[k], NULL, C);
-        cmp_elem(cs, "fwd_train", state_names[k], "double", st_a.f[k], NULL, st_d.d[k], C);
+        cmp_elem(&t, cs, "fwd_train", state_names[k], "naive", st_a.f[k], st_n.f[k], NULL, C);
+        cmp_elem(&t, cs, "fwd_train", state_names[k], "double", st_a.f[k], NULL, st_d.d[k], C);
     }
-    ck_assert_uint_eq(st_a.s.num_batches_tracked, st_n.s.num_batches_tracked);
+    if (!tu_judge(&t, st_a.s.num_batches_tracked == st_n.s.num_batches_tracked, 0, 0))
+        tu_note(&t, "fwd_train num_batches_tracked: avx2 %llu, naive %llu",
+                (unsigned long long)st_a.s.num_batches_tracked, (unsigned long long)st_n.s.num_batches_tracked);
 
     /* ---- fwd_infer, from the shared starting state ---- */
     if (cs->in_place)
@@ -242,8 +248,8 @@ static void run_case(const xc_case *cs)
     XC_OK(nnr_batchnorm_fwd_infer_avx2(p, &cs->shape, x_a, g_arg, b_arg, y_a, &init.s));
     XC_OK(nnr_batchnorm_fwd_infer_naive(p, &cs->shape, x, g_arg, b_arg, out_n, &init.s));
     XC_OK(nnr_batchnorm_fwd_infer_naive_f64(p, &cs->shape, xd, gd_arg, bd_arg, out_d, &init.sd));
-    cmp_elem(cs, "fwd_infer", "y", "naive", y_a, out_n, NULL, count);
-    cmp_elem(cs, "fwd_infer", "y", "double", y_a, NULL, out_d, count);
+    cmp_elem(&t, cs, "fwd_infer", "y", "naive", y_a, out_n, NULL, count);
+    cmp_elem(&t, cs, "fwd_infer", "y", "double", y_a, NULL, out_d, count);
 
     /* ---- bwd_train, all three from the naive float cache ---- */
     nnr_batchnorm_cache_f64 cache_nd = {widen(mean_n, cache_len), widen(istd_n, cache_len), widen(r_n, C),
@@ -256,8 +262,8 @@ static void run_case(const xc_case *cs)
     XC_OK(nnr_batchnorm_bwd_train_avx2(p, &cs->shape, x, g_arg, &cache_n, dy_a, out_a, dg_a, db_a));
     XC_OK(nnr_batchnorm_bwd_train_naive(p, &cs->shape, x, g_arg, &cache_n, dy, out_n, dg_n, db_n));
     XC_OK(nnr_batchnorm_bwd_train_naive_f64(p, &cs->shape, xd, gd_arg, &cache_nd, dyd, out_d, dg_d, db_d));
-    cmp_elem(cs, "bwd_train", "dx", "naive", out_a, out_n, NULL, count);
-    cmp_elem(cs, "bwd_train", "dx", "double", out_a, NULL, out_d, count);
+    cmp_elem(&t, cs, "bwd_train", "dx", "naive", out_a, out_n, NULL, count);
+    cmp_elem(&t, cs, "bwd_train", "dx", "double", out_a, NULL, out_d, count);
     /* Largest term of each reduction: |dy * (r*x_hat + d)| and |dy|. */
     for (size_t c = 0; c < C; c++)
         max_dg[c] = max_db[c] = 0.0;
@@ -279,12 +285,12 @@ static void run_case(const xc_case *cs)
     }
     const size_t m_all = m * (cache_len / C);   /* dgamma, dbeta sum over all ghost batches */
     if (p->scale) {
-        cmp_red(cs, "bwd_train", "dgamma", "naive", dg_a, dg_n, NULL, max_dg, m_all, C);
-        cmp_red(cs, "bwd_train", "dgamma", "double", dg_a, NULL, dg_d, max_dg, m_all, C);
+        cmp_red(&t, cs, "bwd_train", "dgamma", "naive", dg_a, dg_n, NULL, max_dg, m_all, C);
+        cmp_red(&t, cs, "bwd_train", "dgamma", "double", dg_a, NULL, dg_d, max_dg, m_all, C);
     }
     if (p->center) {
-        cmp_red(cs, "bwd_train", "dbeta", "naive", db_a, db_n, NULL, max_db, m_all, C);
-        cmp_red(cs, "bwd_train", "dbeta", "double", db_a, NULL, db_d, max_db, m_all, C);
+        cmp_red(&t, cs, "bwd_train", "dbeta", "naive", db_a, db_n, NULL, max_db, m_all, C);
+        cmp_red(&t, cs, "bwd_train", "dbeta", "double", db_a, NULL, db_d, max_db, m_all, C);
     }
 
     /* ---- bwd_infer, from the shared starting state ---- */
@@ -293,8 +299,8 @@ static void run_case(const xc_case *cs)
     XC_OK(nnr_batchnorm_bwd_infer_avx2(p, &cs->shape, x, g_arg, &init.s, dy_a, out_a, dg_a, db_a));
     XC_OK(nnr_batchnorm_bwd_infer_naive(p, &cs->shape, x, g_arg, &init.s, dy, out_n, dg_n, db_n));
     XC_OK(nnr_batchnorm_bwd_infer_naive_f64(p, &cs->shape, xd, gd_arg, &init.sd, dyd, out_d, dg_d, db_d));
-    cmp_elem(cs, "bwd_infer", "dx", "naive", out_a, out_n, NULL, count);
-    cmp_elem(cs, "bwd_infer", "dx", "double", out_a, NULL, out_d, count);
+    cmp_elem(&t, cs, "bwd_infer", "dx", "naive", out_a, out_n, NULL, count);
+    cmp_elem(&t, cs, "bwd_infer", "dx", "double", out_a, NULL, out_d, count);
     for (size_t c = 0; c < C; c++)
         max_dg[c] = 0.0;
     {
@@ -309,12 +315,12 @@ static void run_case(const xc_case *cs)
         }
     }
     if (p->scale) {
-        cmp_red(cs, "bwd_infer", "dgamma", "naive", dg_a, dg_n, NULL, max_dg, count / C, C);
-        cmp_red(cs, "bwd_infer", "dgamma", "double", dg_a, NULL, dg_d, max_dg, count / C, C);
+        cmp_red(&t, cs, "bwd_infer", "dgamma", "naive", dg_a, dg_n, NULL, max_dg, count / C, C);
+        cmp_red(&t, cs, "bwd_infer", "dgamma", "double", dg_a, NULL, dg_d, max_dg, count / C, C);
     }
     if (p->center) {
-        cmp_red(cs, "bwd_infer", "dbeta", "naive", db_a, db_n, NULL, max_db, count / C, C);
-        cmp_red(cs, "bwd_infer", "dbeta", "double", db_a, NULL, db_d, max_db, count / C, C);
+        cmp_red(&t, cs, "bwd_infer", "dbeta", "naive", db_a, db_n, NULL, max_db, count / C, C);
+        cmp_red(&t, cs, "bwd_infer", "dbeta", "double", db_a, NULL, db_d, max_db, count / C, C);
     }
 
     free(cache_nd.mean); free(cache_nd.istd); free(cache_nd.r); free(cache_nd.d);
@@ -326,6 +332,7 @@ static void run_case(const xc_case *cs)
     state_free(&init); state_free(&st_a); state_free(&st_n); state_free(&st_d);
     free(xd); free(dyd); free(gd); free(bd);
     free(x_buf); free(dy_buf); free(gamma); free(beta);
+    return t;
 }
 
 /* A case with Keras defaults on the given shape, channels_first (axis 1) or channels_last (axis -1). */
@@ -342,8 +349,9 @@ static xc_case make_case(const char *name, int channels_last, nnr_shape shape, u
     return cs;
 }
 
-/* Both layouts of a rank-`rank` tensor with batch n, c channels and every spatial extent s (last one s2). */
-static void run_both_layouts(const char *name, size_t rank, size_t n, size_t c, size_t s, size_t s2,
+/* Both layouts of a rank-`rank` tensor with batch n, c channels and every
+ * spatial extent s (last one s2): the two cases' tallies added. */
+static tu_tally run_both_layouts(const char *name, size_t rank, size_t n, size_t c, size_t s, size_t s2,
                              uint64_t seed)
 {
     nnr_shape first = {rank, {n}}, last = {rank, {n}};
@@ -355,8 +363,10 @@ static void run_both_layouts(const char *name, size_t rank, size_t n, size_t c, 
         last.dims[k + 1] = extent;
     }
     xc_case a = make_case(name, 0, first, seed), b = make_case(name, 1, last, seed);
-    run_case(&a);
-    run_case(&b);
+    tu_tally t = run_case(&a);
+    const tu_tally tb = run_case(&b);
+    tu_tally_add(&t, &tb);
+    return t;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -366,7 +376,10 @@ static const size_t channel_counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 1
 /* Channel counts below, at, above and multiples of the 8-float vector (rank 4, 2 x C x 3 x 5). */
 START_TEST(crosscheck_channels)
 {
-    run_both_layouts("channels", 4, 2, channel_counts[_i], 3, 5, 100 + (uint64_t)_i);
+    const tu_tally all = run_both_layouts("channels", 4, 2, channel_counts[_i], 3, 5, 100 + (uint64_t)_i);
+    ck_assert_uint_eq(all.cases, 2);
+    ck_assert_msg(all.bad == 0, "C = %zu: %zu of %zu AVX2 values outside their bound (worst %.3g of it); first: %s",
+                  channel_counts[_i], all.bad, all.checked, all.worst, all.first);
 }
 END_TEST
 
@@ -374,15 +387,22 @@ END_TEST
 START_TEST(crosscheck_spatial)
 {
     const size_t s = (size_t)_i;
-    run_both_layouts("spatial-1d", 3, 2, 3, s, s, 200 + (uint64_t)_i);
-    run_both_layouts("spatial-2d", 4, 2, 9, s, s, 300 + (uint64_t)_i);
+    tu_tally all = run_both_layouts("spatial-1d", 3, 2, 3, s, s, 200 + (uint64_t)_i);
+    const tu_tally t2 = run_both_layouts("spatial-2d", 4, 2, 9, s, s, 300 + (uint64_t)_i);
+    tu_tally_add(&all, &t2);
+    ck_assert_uint_eq(all.cases, 4);
+    ck_assert_msg(all.bad == 0, "spatial %zu: %zu of %zu AVX2 values outside their bound (worst %.3g of it); "
+                  "first: %s", s, all.bad, all.checked, all.worst, all.first);
 }
 END_TEST
 
 /* Batch sizes 1..8 (rank 4, N x 9 x 4 x 3). */
 START_TEST(crosscheck_batch)
 {
-    run_both_layouts("batch", 4, (size_t)_i, 9, 4, 3, 400 + (uint64_t)_i);
+    const tu_tally all = run_both_layouts("batch", 4, (size_t)_i, 9, 4, 3, 400 + (uint64_t)_i);
+    ck_assert_uint_eq(all.cases, 2);
+    ck_assert_msg(all.bad == 0, "N = %d: %zu of %zu AVX2 values outside their bound (worst %.3g of it); first: %s",
+                  _i, all.bad, all.checked, all.worst, all.first);
 }
 END_TEST
 
@@ -390,33 +410,43 @@ END_TEST
 START_TEST(crosscheck_ranks)
 {
     const size_t rank = (size_t)_i;
-    run_both_layouts("rank", rank, 3, 11, 3, 6, 500 + (uint64_t)_i);
+    tu_tally all = run_both_layouts("rank", rank, 3, 11, 3, 6, 500 + (uint64_t)_i);
     if (rank >= 3) {
         nnr_shape shape = {rank, {3, 4, 5, 6, 7}};
         xc_case cs = make_case("middle-axis", 0, shape, 550 + (uint64_t)_i);
         cs.p.axis = 2;
-        run_case(&cs);
+        const tu_tally t = run_case(&cs);
+        tu_tally_add(&all, &t);
     }
+    ck_assert_uint_eq(all.cases, rank >= 3 ? 3 : 2);
+    ck_assert_msg(all.bad == 0, "rank %zu: %zu of %zu AVX2 values outside their bound (worst %.3g of it); "
+                  "first: %s", rank, all.bad, all.checked, all.worst, all.first);
 }
 END_TEST
 
 /* Ghost batches (tf.keras 2 virtual_batch_size, strided membership). */
 START_TEST(crosscheck_ghost_batches)
 {
+    tu_tally all = {0};
     const size_t vbs[] = {1, 2, 3, 6};
     for (int layout = 0; layout < 2; layout++)
         for (size_t k = 0; k < sizeof vbs / sizeof vbs[0]; k++) {
             nnr_shape shape = layout ? (nnr_shape){4, {6, 3, 5, 13}} : (nnr_shape){4, {6, 13, 3, 5}};
             xc_case cs = make_case("ghost", layout, shape, 600 + k);
             cs.p.virtual_batch_size = vbs[k];
-            run_case(&cs);
+            const tu_tally t = run_case(&cs);
+            tu_tally_add(&all, &t);
         }
+    ck_assert_uint_eq(all.cases, 8);
+    ck_assert_msg(all.bad == 0, "ghost batches (virtual_batch_size 1, 2, 3, 6; both layouts): %zu of %zu AVX2 values "
+                  "outside their bound (worst %.3g of it); first: %s", all.bad, all.checked, all.worst, all.first);
 }
 END_TEST
 
 /* Batch renormalization, with clipping of r and d active, both layouts. */
 START_TEST(crosscheck_renorm)
 {
+    tu_tally all = {0};
     for (int layout = 0; layout < 2; layout++)
         for (int clipped = 0; clipped < 2; clipped++) {
             nnr_shape shape = layout ? (nnr_shape){4, {4, 5, 3, 19}} : (nnr_shape){4, {4, 19, 5, 3}};
@@ -428,42 +458,57 @@ START_TEST(crosscheck_renorm)
                 cs.p.rmin = 0.9;
                 cs.p.dmax = 0.2;
             }
-            run_case(&cs);
+            const tu_tally t = run_case(&cs);
+            tu_tally_add(&all, &t);
         }
+    ck_assert_uint_eq(all.cases, 4);
+    ck_assert_msg(all.bad == 0, "renorm (clipped and not; both layouts): %zu of %zu AVX2 values "
+                  "outside their bound (worst %.3g of it); first: %s", all.bad, all.checked, all.worst, all.first);
 }
 END_TEST
 
 /* center and scale switched off in every combination. */
 START_TEST(crosscheck_center_scale)
 {
+    tu_tally all = {0};
     for (int layout = 0; layout < 2; layout++)
         for (int combo = 0; combo < 4; combo++) {
             nnr_shape shape = layout ? (nnr_shape){3, {3, 10, 12}} : (nnr_shape){3, {3, 12, 10}};
             xc_case cs = make_case("center-scale", layout, shape, 800 + (uint64_t)combo);
             cs.p.center = combo & 1;
             cs.p.scale = (combo >> 1) & 1;
-            run_case(&cs);
+            const tu_tally t = run_case(&cs);
+            tu_tally_add(&all, &t);
         }
+    ck_assert_uint_eq(all.cases, 8);
+    ck_assert_msg(all.bad == 0, "center/scale combinations (both layouts): %zu of %zu AVX2 values "
+                  "outside their bound (worst %.3g of it); first: %s", all.bad, all.checked, all.worst, all.first);
 }
 END_TEST
 
 /* In place (y == x, dx == dy), aligned and unaligned. */
 START_TEST(crosscheck_in_place)
 {
+    tu_tally all = {0};
     for (int layout = 0; layout < 2; layout++)
         for (size_t offset = 0; offset < 2; offset++) {
             nnr_shape shape = layout ? (nnr_shape){4, {3, 7, 5, 21}} : (nnr_shape){4, {3, 21, 7, 5}};
             xc_case cs = make_case("in-place", layout, shape, 900 + offset);
             cs.in_place = 1;
             cs.offset = offset;
-            run_case(&cs);
+            const tu_tally t = run_case(&cs);
+            tu_tally_add(&all, &t);
         }
+    ck_assert_uint_eq(all.cases, 4);
+    ck_assert_msg(all.bad == 0, "in place (aligned and not; both layouts): %zu of %zu AVX2 values "
+                  "outside their bound (worst %.3g of it); first: %s", all.bad, all.checked, all.worst, all.first);
 }
 END_TEST
 
 /* Every preset and running-statistics rule (EMA, cumulative, PuzzleLib; unbiased variance). */
 START_TEST(crosscheck_presets)
 {
+    tu_tally all = {0};
     nnr_batchnorm_params presets[5];
     presets[0] = nnr_batchnorm_keras();
     presets[1] = nnr_batchnorm_tf2(4);
@@ -478,8 +523,13 @@ START_TEST(crosscheck_presets)
             const int axis = cs.p.axis;
             cs.p = presets[k];
             cs.p.axis = axis;
-            run_case(&cs);
+            const tu_tally t = run_case(&cs);
+            tu_tally_add(&all, &t);
         }
+    ck_assert_uint_eq(all.cases, 10);
+    ck_assert_msg(all.bad == 0, "presets (keras, tf2, torch, puzzlelib, cumulative; both layouts): %zu of %zu "
+                  "AVX2 values outside their bound (worst %.3g of it); first: %s", all.bad, all.checked, all.worst,
+                  all.first);
 }
 END_TEST
 
@@ -487,6 +537,7 @@ END_TEST
  * than one scratch block, and outputs big enough for the streaming stores. */
 START_TEST(crosscheck_large)
 {
+    tu_tally all = {0};
     const struct { int layout; nnr_shape shape; size_t offset; } big[] = {
         {0, {4, {2, 4, 512, 520}}, 0},   /* rows of 266240 floats, 8.5 MB: streaming */
         {0, {4, {2, 4, 512, 520}}, 1},
@@ -497,8 +548,12 @@ START_TEST(crosscheck_large)
     for (size_t k = 0; k < sizeof big / sizeof big[0]; k++) {
         xc_case cs = make_case("large", big[k].layout, big[k].shape, 1100 + k);
         cs.offset = big[k].offset;
-        run_case(&cs);
+        const tu_tally t = run_case(&cs);
+        tu_tally_add(&all, &t);
     }
+    ck_assert_uint_eq(all.cases, 5);
+    ck_assert_msg(all.bad == 0, "large tensors: %zu of %zu AVX2 values "
+                  "outside their bound (worst %.3g of it); first: %s", all.bad, all.checked, all.worst, all.first);
 }
 END_TEST
 
@@ -552,23 +607,24 @@ static void th_free(th_out *o)
     state_free(&o->st);
 }
 
-/* memcmp, and on a difference the first differing element and both values. */
-static void th_same(const xc_case *cs, int threads, const char *tensor, const float *one, const float *many,
-                    size_t n)
+/* Judges each element for the same bits under 1 and `threads` threads; the
+ * first difference described with both values. */
+static void th_same(tu_tally *t, const xc_case *cs, int threads, const char *tensor, const float *one,
+                    const float *many, size_t n)
 {
-    if (memcmp(one, many, n * sizeof(float)) == 0)
-        return;
-    size_t i = 0;
-    while (i < n && memcmp(one + i, many + i, sizeof(float)) == 0)
-        i++;
-    char desc[256];
-    describe(cs, desc, sizeof desc);
-    ck_abort_msg("%s: %s [%zu] differs between 1 thread (%.9g) and %d threads (%.9g)", desc, tensor, i,
-                 (double)one[i], threads, (double)many[i]);
+    for (size_t i = 0; i < n; i++)
+        if (!tu_judge(t, memcmp(one + i, many + i, sizeof(float)) == 0, 0, 0)) {
+            char desc[256];
+            describe(cs, desc, sizeof desc);
+            tu_note(t, "%s: %s [%zu] differs between 1 thread (%.9g) and %d threads (%.9g)", desc, tensor, i,
+                    (double)one[i], threads, (double)many[i]);
+        }
 }
 
-static void th_case(const xc_case *cs)
+/* Runs one case with 1, 2 and 3 threads; returns the tally of bitwise comparisons (cases = 1). */
+static tu_tally th_case(const xc_case *cs)
 {
+    tu_tally t = {.cases = 1};
     const nnr_batchnorm_params *p = &cs->p;
     size_t count, C, cache_len;
     XC_OK(nnr_shape_numel(&cs->shape, "shape", &count));
@@ -593,32 +649,37 @@ static void th_case(const xc_case *cs)
     th_run(cs, count, C, cache_len, x, dy, gamma, beta, &init, 1, &one);
     for (int threads = 2; threads <= 3; threads++) {
         th_run(cs, count, C, cache_len, x, dy, gamma, beta, &init, threads, &many);
-        th_same(cs, threads, "fwd_train y", one.y_train, many.y_train, count);
-        th_same(cs, threads, "fwd_train cache.mean", one.mean, many.mean, cache_len);
-        th_same(cs, threads, "fwd_train cache.istd", one.istd, many.istd, cache_len);
+        th_same(&t, cs, threads, "fwd_train y", one.y_train, many.y_train, count);
+        th_same(&t, cs, threads, "fwd_train cache.mean", one.mean, many.mean, cache_len);
+        th_same(&t, cs, threads, "fwd_train cache.istd", one.istd, many.istd, cache_len);
         if (p->renorm) {
-            th_same(cs, threads, "fwd_train cache.r", one.r, many.r, C);
-            th_same(cs, threads, "fwd_train cache.d", one.d, many.d, C);
+            th_same(&t, cs, threads, "fwd_train cache.r", one.r, many.r, C);
+            th_same(&t, cs, threads, "fwd_train cache.d", one.d, many.d, C);
         }
         for (int k = 0; k < 5; k++)
-            th_same(cs, threads, state_names[k], one.st.f[k], many.st.f[k], C);
-        ck_assert_uint_eq(one.st.s.num_batches_tracked, many.st.s.num_batches_tracked);
-        th_same(cs, threads, "fwd_infer y", one.y_infer, many.y_infer, count);
-        th_same(cs, threads, "bwd_train dx", one.dx_train, many.dx_train, count);
-        th_same(cs, threads, "bwd_train dgamma", one.dg_train, many.dg_train, C);
-        th_same(cs, threads, "bwd_train dbeta", one.db_train, many.db_train, C);
-        th_same(cs, threads, "bwd_infer dx", one.dx_infer, many.dx_infer, count);
-        th_same(cs, threads, "bwd_infer dgamma", one.dg_infer, many.dg_infer, C);
-        th_same(cs, threads, "bwd_infer dbeta", one.db_infer, many.db_infer, C);
+            th_same(&t, cs, threads, state_names[k], one.st.f[k], many.st.f[k], C);
+        if (!tu_judge(&t, one.st.s.num_batches_tracked == many.st.s.num_batches_tracked, 0, 0))
+            tu_note(&t, "num_batches_tracked: %llu with 1 thread, %llu with %d",
+                    (unsigned long long)one.st.s.num_batches_tracked,
+                    (unsigned long long)many.st.s.num_batches_tracked, threads);
+        th_same(&t, cs, threads, "fwd_infer y", one.y_infer, many.y_infer, count);
+        th_same(&t, cs, threads, "bwd_train dx", one.dx_train, many.dx_train, count);
+        th_same(&t, cs, threads, "bwd_train dgamma", one.dg_train, many.dg_train, C);
+        th_same(&t, cs, threads, "bwd_train dbeta", one.db_train, many.db_train, C);
+        th_same(&t, cs, threads, "bwd_infer dx", one.dx_infer, many.dx_infer, count);
+        th_same(&t, cs, threads, "bwd_infer dgamma", one.dg_infer, many.dg_infer, C);
+        th_same(&t, cs, threads, "bwd_infer dbeta", one.db_infer, many.db_infer, C);
         th_free(&many);
     }
     th_free(&one);
     state_free(&init);
     free(x); free(dy); free(gamma); free(beta);
+    return t;
 }
 
 START_TEST(crosscheck_thread_count)
 {
+    tu_tally all = {0};
     omp_set_dynamic(0);   /* the runtime must not shrink the team we ask for */
     const struct { const char *name; int layout; nnr_shape shape; size_t vbs; int renorm; } cases[] = {
         {"threads-renorm", 0, {4, {4, 13, 96, 96}}, 0, 1},   /* 13 channels of 4 rows of 9216 */
@@ -638,8 +699,12 @@ START_TEST(crosscheck_thread_count)
             cs.p.rmin = 0.9;
             cs.p.dmax = 0.2;
         }
-        th_case(&cs);
+        const tu_tally t = th_case(&cs);
+        tu_tally_add(&all, &t);
     }
+    ck_assert_uint_eq(all.cases, 5);
+    ck_assert_msg(all.bad == 0, "thread counts 2 and 3 against 1: %zu of %zu AVX2 values differ in their bits; "
+                  "first: %s", all.bad, all.checked, all.first);
 }
 END_TEST
 #endif /* NNR_USE_OPENMP */
