@@ -8,7 +8,7 @@ NNREF=${NNREF_CLI:-${NNREF_BUILDDIR:-.}/src/cli/nnref}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nnref-cli.XXXXXX") || exit 99
 trap 'rm -rf "$TMP"' EXIT
 
-echo "1..25"
+echo "1..26"
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
@@ -41,6 +41,11 @@ if { [ "$usable" = yes ] && [ "$impl" = avx2 ]; } || { [ "$usable" = no ] && [ "
 else
     not_ok "default impl agrees with AVX2 usability" "usable='$usable' impl='$impl'"; show info_auto
 fi
+
+NNREF_IMPL=avx3 run info_typo info
+typo_impl=$(sed -n 's/^impl: //p' "$TMP/info_typo.out")
+check "info with NNREF_IMPL=avx3 exits 0, names the value on stderr and keeps the default impl ($impl)" \
+    test "$(rc info_typo)" = 0 -a -n "$(grep "'avx3'" "$TMP/info_typo.err")" -a "$typo_impl" = "$impl"
 
 run info_extra info extra
 check "info with an argument exits 2 naming it" \

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef NNR_USE_OPENMP
 #include <omp.h>
@@ -71,6 +72,11 @@ int nnr_cmd_info(int argc, char **argv)
 #else
     printf("%-22s no (configure --enable-openmp), 1 thread\n", "openmp:");
 #endif
+    /* The library ignores a value it does not know (it cannot print); say so here. */
+    const char *forced = getenv("NNREF_IMPL");
+    if (forced != NULL && *forced != '\0' && strcmp(forced, "naive") != 0 && strcmp(forced, "avx2") != 0)
+        fprintf(stderr, "nnref info: NNREF_IMPL='%s' is neither 'naive' nor 'avx2': ignored, the default applies.\n",
+                forced);
     printf("impl: %s\n", nnr_impl_name());
     return NNR_EXIT_OK;
 }
