@@ -70,7 +70,7 @@ typedef struct nnr_batchnorm_params {
     int center;                /**< 1: add β (Keras center, PyTorch affine). 0: β is neither read nor differentiated. */
     int scale;                 /**< 1: multiply by γ (Keras scale, PyTorch affine). 0: γ is neither read nor differentiated. */
     int error_on_single_value; /**< 1: training with one value per channel (m = 1) is an error, as in PyTorch. 0: y = β (Keras). */
-    size_t virtual_batch_size; /**< 0: off. Else ghost batches of this many samples (tf.keras 2): ghost batch j holds samples j, j+G, j+2G, … with G = N / virtual_batch_size. */
+    size_t virtual_batch_size; /**< 0: off. Else ghost batches of this many samples (tf.keras 2): ghost batch j holds samples j, j+G, j+2G, … with G = N / virtual_batch_size, which must be whole in training; the inference passes ignore it (any N, as tf.keras 2). */
     int renorm;                /**< 1: batch renormalization (Ioffe 2017; Keras renorm=True). Needs the renorm fields of the state. */
     double renorm_momentum;    /**< Weight of the old renorm_mean/renorm_stddev, in [0, 1] (Keras 0.99). */
     double rmax;               /**< Upper clip of r (Keras default +∞). */

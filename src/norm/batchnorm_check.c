@@ -20,6 +20,17 @@ static nnr_status check_affine(const nnr_batchnorm_params *p, const nnr_real *ga
     return nnr_ok();
 }
 
+/* Ghost batches only change a training pass's statistics: at inference every
+ * sample is normalized with the running statistics, whatever N (tf.keras 2
+ * reshapes to [-1, 1] when not training), so virtual_batch_size need not
+ * divide N there. */
+static nnr_status infer_view_make(const nnr_batchnorm_params *p, const nnr_shape *shape, bn_view *view)
+{
+    nnr_batchnorm_params whole_batch = *p;
+    whole_batch.virtual_batch_size = 0;
+    return nnr_bn_view_make(&whole_batch, shape, view);
+}
+
 static nnr_status check_running(const bn_state *state)
 {
     NNR_TRY(nnr_need(state, "state"));
@@ -61,7 +72,7 @@ nnr_status NNR_TYPED(nnr_bn_check_fwd_infer)(const nnr_batchnorm_params *p, cons
                                              const nnr_real *x, const nnr_real *gamma, const nnr_real *beta,
                                              const nnr_real *y, const bn_state *state, bn_view *view)
 {
-    NNR_TRY(nnr_bn_view_make(p, shape, view));
+    NNR_TRY(infer_view_make(p, shape, view));
     NNR_TRY(nnr_need(x, "x"));
     NNR_TRY(nnr_need(y, "y"));
     NNR_TRY(check_affine(p, gamma, beta));
@@ -107,7 +118,7 @@ nnr_status NNR_TYPED(nnr_bn_check_bwd_infer)(const nnr_batchnorm_params *p, cons
                                              const nnr_real *dy, const nnr_real *dx, const nnr_real *dgamma,
                                              const nnr_real *dbeta, bn_view *view)
 {
-    NNR_TRY(nnr_bn_view_make(p, shape, view));
+    NNR_TRY(infer_view_make(p, shape, view));
     NNR_TRY(check_grads(p, x, gamma, dy, dx, dgamma, dbeta));
     NNR_TRY(check_running(state));
     return nnr_ok();
