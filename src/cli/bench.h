@@ -5,18 +5,24 @@
  * (STREAM triad bandwidth for memory-bound kernels, the single-thread AVX2
  * FMA peak for compute-bound ones), and walks bench_families[], calling each
  * family whose layer names the command line asked for. A family (one file,
- * e.g. bench_norm.c, bench_pool.c) sets up its shapes and buffers and hands
- * every (kernel, implementation, layout) to bench_time(), which times it and
- * prints one table or CSV row.
+ * e.g. bench_norm.c, bench_pool.c) says what is particular to it: its
+ * shapes, its passes and the traffic or flops each counts, its kernels per
+ * implementation, and the call of one pass. bench_rows_time() walks the
+ * implementations and passes and hands every row to bench_time(), which
+ * times it and prints one table or CSV row.
  *
  * Adding a family, e.g. dense:
- *   1. src/cli/bench_dense.c: `int bench_dense(bench_ctx *ctx)` that, for each
- *      shape, calls bench_section() once (the paragraph above the table),
- *      allocates its buffers (bench_pool_alloc() when calls must stream from
- *      DRAM, or its own arrays and pool = NULL), and calls bench_time() once
- *      per row. Memory-bound rows set bench_kernel.bytes (compulsory traffic
- *      per call), compute-bound rows set .flops (per call); bench_time()
- *      derives GB/s and %triad, or GFLOP/s and %peak, from whichever is set.
+ *   1. src/cli/bench_dense.c: a table of bench_pass (row names, counted
+ *      traffic or flops), one of bench_impl (naive, then AVX2 in AVX2
+ *      builds, each pointing at the family's struct of kernel pointers), a
+ *      bench_call_fn that runs pass k with those kernels, and `int
+ *      bench_dense(bench_ctx *ctx)` that, for each shape, fills a bench_rows,
+ *      allocates its buffers (bench_rows_pool() when calls must stream from
+ *      DRAM; its own arrays otherwise), calls bench_section() once (the
+ *      paragraph above the table) and bench_rows_time() once per layout.
+ *      Memory-bound rows count bytes (bench_rows.tensor_bytes times each
+ *      pass's `counted`), compute-bound rows flops (.flops times `counted`);
+ *      bench_time() derives GB/s and %triad, or GFLOP/s and %peak.
  *   2. A declaration below and one row in bench_families[] (bench_core.c):
  *      the layer names it answers to (each must be in nnr_cli_layers[],
  *      cli_util.c), the function, and its paragraph of `--help` text.
@@ -65,6 +71,8 @@ void bench_fill(float *p, size_t count, uint32_t salt);
 /* The big tensors of one call; a buffer a family does not need is NULL. */
 typedef struct bench_buffers {
     float *x, *y, *dy, *dx;
+    float *ws;              /* the timed implementation's workspace (bench_rows.workspace), else NULL */
+    size_t ws_floats;
 } bench_buffers;
 
 /*
@@ -95,8 +103,13 @@ size_t bench_sets_needed(const bench_ctx *ctx, double bytes_per_set, int large);
 
 /* ---- Timing ----------------------------------------------------------------- */
 
-/* One kernel invocation on buffer set @p b (NULL when timed without a pool); arg holds the rest. */
-typedef nnr_status (*bench_call_fn)(const void *arg, const bench_buffers *b);
+/*
+ * One kernel invocation: pass number @p pass of the family with one
+ * implementation's @p kernels (the family's struct of kernel pointers,
+ * bench_impl.kernels), on buffer set @p b (NULL when timed without a pool);
+ * arg holds the rest.
+ */
+typedef nnr_status (*bench_call_fn)(const void *arg, const void *kernels, int pass, const bench_buffers *b);
 
 /* What bench_time() times and how its row is labelled. */
 typedef struct bench_kernel {
@@ -107,6 +120,8 @@ typedef struct bench_kernel {
     unsigned long reps;     /* timed samples unless --reps says otherwise */
     bench_call_fn call;
     const void *arg;
+    const void *kernels;    /* passed to call, with pass */
+    int pass;
 } bench_kernel;
 
 /*
@@ -129,6 +144,91 @@ void bench_section(bench_ctx *ctx, const char *format, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* ---- A family's rows: its passes and implementations -------------------------- */
+
+enum { BENCH_MAX_PASSES = 8 };
+
+/* Entries of a family's table. */
+#define BENCH_COUNT(table) (sizeof (table) / sizeof (table)[0])
+
+/* One kind of row: a pass (forward, forward+backward, ...) of one layer. */
+typedef struct bench_pass {
+    const char *kernel;     /* the kernel column, e.g. "maxpool_fwd" */
+    const char *layer;      /* the layer name that selects it on the command line, e.g. "maxpool" */
+    double counted;         /* memory bound: compulsory traffic in x-sized tensors;
+                               compute bound: flops in units of bench_rows.flops */
+    double streamed;        /* memory bound: x-sized tensors one call streams, which size its pool (0: counted) */
+    int naive_small_only;   /* 1: the naive kernel skips it on the large shape (seconds per call there) */
+} bench_pass;
+
+/* One implementation of a family's kernels. */
+typedef struct bench_impl {
+    const char *name;                       /* the impl column: "naive" or "avx2" */
+    unsigned long reps_large, reps_small;   /* timed samples (unless --reps) on the large and the small shape */
+    const void *kernels;                    /* the family's struct of this implementation's kernel pointers */
+} bench_impl;
+
+/* How many of a family's n implementations (naive first, then AVX2 in AVX2 builds) run on this CPU. */
+size_t bench_impls_run(size_t n);
+
+/* A family's rows on one shape. */
+typedef struct bench_rows {
+    const bench_pass *passes;
+    size_t n_passes;
+    const bench_impl *impls;
+    size_t n_impls;
+    bench_call_fn call;
+    int large;              /* the large shape: rotating pool, reps_large, naive_small_only passes skipped */
+    double tensor_bytes;    /* memory bound: bytes of one x-sized tensor; 0 for compute bound */
+    double flops;           /* compute bound: what a pass's `counted` multiplies; 0 for memory bound */
+    /* Compute bound, optional: the floats of workspace `kernels` ask for, given call's arg; each
+     * implementation is timed with its own, filled, in bench_buffers.ws. `what` names the layer. */
+    nnr_status (*workspace)(const void *arg, const void *kernels, size_t *floats);
+    const char *what;
+    /* Memory bound, from bench_rows_pool(): the pool, and the sets each pass rotates through. */
+    bench_pool pool;
+    size_t sets[BENCH_MAX_PASSES];
+} bench_rows;
+
+/*
+ * For a memory-bound family: each pass's buffer sets (bench_sets_needed()
+ * on its streamed tensors) and a pool of as many as the most demanding pass
+ * needs, of count[0..3]-float x, y, dy, dx. Returns 0 with a message on
+ * stderr when out of memory. bench_pool_free(&rows->pool) releases it.
+ */
+int bench_rows_pool(const bench_ctx *ctx, bench_rows *rows, const size_t count[4]);
+
+/*
+ * Times each implementation that runs (naive first) on each pass the
+ * command line asked for, one row each, labelled with layout and shape;
+ * the call gets arg. Returns NNR_EXIT_OK or the first failure.
+ */
+int bench_rows_time(bench_ctx *ctx, const bench_rows *rows, const char *layout, const nnr_shape *shape,
+                    const void *arg);
+
+/* 1 if the command line asked for layout nhwc (1) or nchw (0). */
+int bench_layout_wanted(const bench_ctx *ctx, int nhwc);
+
+/* "nhwc" or "nchw". */
+const char *bench_layout_name(int nhwc);
+
+/* The (n, c, h, w) dims as a rank-4 shape in layout nchw (nhwc = 0) or nhwc (1). */
+nnr_shape bench_layout_shape(const size_t nchw[4], int nhwc);
+
+/* ---- Layers with weights, timed on one set of tensors (conv, dense) ------------ */
+
+typedef struct bench_weighted {
+    float *x, *w, *b, *dy, *y, *dx, *dw, *db;
+} bench_weighted;
+
+/*
+ * x and dx of nx floats, y and dy of ny, w and dw of nw, b and db of nb,
+ * each filled with its own pattern. Returns 0 with a message naming
+ * `what` on stderr (and t empty) when out of memory.
+ */
+int bench_weighted_alloc(bench_weighted *t, size_t nx, size_t ny, size_t nw, size_t nb, const char *what);
+void bench_weighted_free(bench_weighted *t);
 
 /* ---- Families ------------------------------------------------------------- */
 

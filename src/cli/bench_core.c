@@ -504,7 +504,7 @@ int bench_time(bench_ctx *ctx, const bench_kernel *k, const bench_pool *pool, si
     if (n_sets > 1)
         touch_pages(pool, first);
     double t0 = now_seconds();
-    nnr_status st = k->call(k->arg, first);
+    nnr_status st = k->call(k->arg, k->kernels, k->pass, first);
     double once = now_seconds() - t0;
     unsigned long inner = 1;
     if (n_sets == 1 && st.code == NNR_OK) {
@@ -518,7 +518,7 @@ int bench_time(bench_ctx *ctx, const bench_kernel *k, const bench_pool *pool, si
             touch_pages(pool, b);
         t0 = now_seconds();
         for (unsigned long i = 0; i < inner && st.code == NNR_OK; i++)
-            st = k->call(k->arg, b);
+            st = k->call(k->arg, k->kernels, k->pass, b);
         samples[r] = (now_seconds() - t0) / (double)inner;
     }
     if (st.code != NNR_OK) {
@@ -558,6 +558,121 @@ int bench_large_then_small(bench_ctx *ctx, bench_shape_fn fn, const size_t large
     if (status == NNR_EXIT_OK)
         status = fn(ctx, small, 0);
     return status;
+}
+
+/* ---- A family's rows ---------------------------------------------------------- */
+
+size_t bench_impls_run(size_t n)
+{
+    return n > 1 && nnr_avx2_usable() ? n : 1;
+}
+
+int bench_rows_pool(const bench_ctx *ctx, bench_rows *rows, const size_t count[4])
+{
+    size_t max_sets = 1;
+    for (size_t k = 0; k < rows->n_passes; k++) {
+        const bench_pass *pass = &rows->passes[k];
+        const double streamed = pass->streamed > 0 ? pass->streamed : pass->counted;
+        rows->sets[k] = bench_sets_needed(ctx, streamed * rows->tensor_bytes, rows->large);
+        if (rows->sets[k] > max_sets)
+            max_sets = rows->sets[k];
+    }
+    if (bench_pool_alloc(&rows->pool, max_sets, count))
+        return 1;
+    fprintf(stderr, "nnref bench: cannot allocate %zu buffer sets of 4 x %zu floats.\n", max_sets, count[0]);
+    return 0;
+}
+
+/* The workspace impl's query asks for, filled, in *scratch; 0 with a message when that fails. */
+static int impl_workspace(const bench_rows *rows, const bench_impl *impl, const void *arg, bench_buffers *scratch)
+{
+    nnr_status st = rows->workspace(arg, impl->kernels, &scratch->ws_floats);
+    if (st.code != NNR_OK) {
+        fprintf(stderr, "nnref bench: %s\n", nnr_strerror(&st));
+        return 0;
+    }
+    if (scratch->ws_floats == 0)
+        return 1;
+    scratch->ws = bench_alloc_floats(scratch->ws_floats);
+    if (scratch->ws == NULL) {
+        fprintf(stderr, "nnref bench: cannot allocate %zu floats of %s workspace.\n", scratch->ws_floats, rows->what);
+        return 0;
+    }
+    bench_fill(scratch->ws, scratch->ws_floats, 9);
+    return 1;
+}
+
+int bench_rows_time(bench_ctx *ctx, const bench_rows *rows, const char *layout, const nnr_shape *shape,
+                    const void *arg)
+{
+    int status = NNR_EXIT_OK;
+    for (size_t i = 0; i < bench_impls_run(rows->n_impls) && status == NNR_EXIT_OK; i++) {
+        const bench_impl *impl = &rows->impls[i];
+        /* A compute-bound family's calls all take the one set `scratch`: its workspace, or nothing. */
+        bench_buffers scratch = {0};
+        const bench_pool one_set = {&scratch, 1, {0}};
+        if (rows->workspace != NULL && !impl_workspace(rows, impl, arg, &scratch)) {
+            status = NNR_EXIT_FAIL;
+            break;
+        }
+        for (size_t k = 0; k < rows->n_passes && status == NNR_EXIT_OK; k++) {
+            const bench_pass *pass = &rows->passes[k];
+            if (!bench_wants(ctx->opt, pass->layer) || (i == 0 && rows->large && pass->naive_small_only))
+                continue;
+            const bench_kernel bk = {pass->kernel, impl->name, layout, shape, pass->counted * rows->tensor_bytes,
+                                     pass->counted * rows->flops, rows->large ? impl->reps_large : impl->reps_small,
+                                     rows->call, arg, impl->kernels, (int)k};
+            if (rows->tensor_bytes > 0)
+                status = bench_time(ctx, &bk, &rows->pool, rows->sets[k]);
+            else
+                status = bench_time(ctx, &bk, &one_set, 1);
+        }
+        free(scratch.ws);
+    }
+    return status;
+}
+
+int bench_layout_wanted(const bench_ctx *ctx, int nhwc)
+{
+    return (ctx->opt->layouts & (nhwc ? BENCH_NHWC : BENCH_NCHW)) != 0;
+}
+
+const char *bench_layout_name(int nhwc)
+{
+    return nhwc ? "nhwc" : "nchw";
+}
+
+nnr_shape bench_layout_shape(const size_t nchw[4], int nhwc)
+{
+    if (nhwc)
+        return (nnr_shape){4, {nchw[0], nchw[2], nchw[3], nchw[1]}};
+    return (nnr_shape){4, {nchw[0], nchw[1], nchw[2], nchw[3]}};
+}
+
+/* ---- Layers with weights ------------------------------------------------------ */
+
+void bench_weighted_free(bench_weighted *t)
+{
+    free(t->x), free(t->w), free(t->b), free(t->dy), free(t->y), free(t->dx), free(t->dw), free(t->db);
+    *t = (bench_weighted){0};
+}
+
+int bench_weighted_alloc(bench_weighted *t, size_t nx, size_t ny, size_t nw, size_t nb, const char *what)
+{
+    int failed = 0;
+    t->x = filled_buffer(nx, 1, &failed);
+    t->dy = filled_buffer(ny, 2, &failed);
+    t->w = filled_buffer(nw, 3, &failed);
+    t->b = filled_buffer(nb, 4, &failed);
+    t->y = filled_buffer(ny, 5, &failed);
+    t->dx = filled_buffer(nx, 6, &failed);
+    t->dw = filled_buffer(nw, 7, &failed);
+    t->db = filled_buffer(nb, 8, &failed);
+    if (!failed)
+        return 1;
+    fprintf(stderr, "nnref bench: cannot allocate the %s buffers (%zu + %zu + %zu floats).\n", what, nx, ny, nw);
+    bench_weighted_free(t);
+    return 0;
 }
 
 /* ---- The command ------------------------------------------------------------- */

@@ -30,129 +30,90 @@
 
 typedef enum dense_pass { DENSE_FWD, DENSE_BWD, DENSE_FWD_BWD, DENSE_PASS_COUNT } dense_pass;
 
-static const struct {
-    const char *kernel;
-    double flops_factor;   /* counted flops, in units of the forward's 2·B·in·units */
-} dense_passes[DENSE_PASS_COUNT] = {
-    [DENSE_FWD] = {"dense_fwd", 1},
-    [DENSE_BWD] = {"dense_bwd", 2},
-    [DENSE_FWD_BWD] = {"dense_fwd_bwd", 3},
+/* Counted flops in units of the forward's 2·B·in·units; the naive kernel runs the small batch only. */
+static const bench_pass dense_passes[DENSE_PASS_COUNT] = {
+    [DENSE_FWD] = {"dense_fwd", "dense", 1, 0, 1},
+    [DENSE_BWD] = {"dense_bwd", "dense", 2, 0, 1},
+    [DENSE_FWD_BWD] = {"dense_fwd_bwd", "dense", 3, 0, 1},
+};
+
+typedef struct dense_kernels {
+    nnr_dense_workspace_fn workspace;
+    nnr_dense_fwd_fn fwd;
+    nnr_dense_bwd_fn bwd;
+} dense_kernels;
+
+/* Naive, then AVX2 in AVX2 builds: default samples on the large and the small shape, the kernels. */
+static const bench_impl dense_impls[] = {
+    {"naive", 3, 3,
+     &(const dense_kernels){nnr_dense_workspace_size_naive, nnr_dense_fwd_naive, nnr_dense_bwd_naive}},
+#ifdef NNR_HAVE_AVX2_BUILD
+    {"avx2", 5, 9,
+     &(const dense_kernels){nnr_dense_workspace_size_avx2, nnr_dense_fwd_avx2, nnr_dense_bwd_avx2}},
+#endif
 };
 
 typedef struct dense_call_args {
-    nnr_dense_fwd_fn fwd;
-    nnr_dense_bwd_fn bwd;
-    dense_pass pass;
     nnr_dense_params p;
     nnr_shape shape;
-    const float *x, *w, *b, *dy;
-    float *y, *dx, *dw, *db, *ws;
-    size_t ws_floats;
+    bench_weighted t;
 } dense_call_args;
 
-static nnr_status dense_call(const void *arg, const bench_buffers *unused)
+static nnr_status dense_workspace(const void *arg, const void *kernels, size_t *floats)
 {
     const dense_call_args *a = arg;
-    (void)unused;
+    return ((const dense_kernels *)kernels)->workspace(&a->p, &a->shape, floats);
+}
+
+static nnr_status dense_call(const void *arg, const void *kernels, int pass, const bench_buffers *ws)
+{
+    const dense_call_args *a = arg;
+    const dense_kernels *k = kernels;
+    const bench_weighted *t = &a->t;
     nnr_status st;
-    switch (a->pass) {
+    switch (pass) {
     case DENSE_FWD:
-        return a->fwd(&a->p, &a->shape, a->x, a->w, a->b, a->y, a->ws, a->ws_floats);
+        return k->fwd(&a->p, &a->shape, t->x, t->w, t->b, t->y, ws->ws, ws->ws_floats);
     case DENSE_BWD:
-        return a->bwd(&a->p, &a->shape, a->x, a->w, a->dy, a->dx, a->dw, a->db, a->ws, a->ws_floats);
+        return k->bwd(&a->p, &a->shape, t->x, t->w, t->dy, t->dx, t->dw, t->db, ws->ws, ws->ws_floats);
     case DENSE_FWD_BWD:
-        st = a->fwd(&a->p, &a->shape, a->x, a->w, a->b, a->y, a->ws, a->ws_floats);
+        st = k->fwd(&a->p, &a->shape, t->x, t->w, t->b, t->y, ws->ws, ws->ws_floats);
         if (st.code != NNR_OK)
             return st;
-        return a->bwd(&a->p, &a->shape, a->x, a->w, a->dy, a->dx, a->dw, a->db, a->ws, a->ws_floats);
+        return k->bwd(&a->p, &a->shape, t->x, t->w, t->dy, t->dx, t->dw, t->db, ws->ws, ws->ws_floats);
     default:
-        return nnr_error(NNR_ERR_PARAM, "pass %d is not a Dense benchmark pass", (int)a->pass);
+        return nnr_error(NNR_ERR_PARAM, "pass %d is not a Dense benchmark pass", pass);
     }
 }
 
 /* One (B, in, units) problem in both weight layouts (nchw rows: PyTorch, nhwc rows: Keras). */
 static int bench_dense_shape(bench_ctx *ctx, const size_t dims[4], int large)
 {
-    const size_t rows = dims[0], in = dims[1], units = dims[2];
-    const size_t nx = rows * in, ny = rows * units, nw = in * units;
-    const double flops = 2.0 * (double)rows * (double)in * (double)units;
-    struct {
-        const char *name;
-        nnr_dense_workspace_fn workspace;
-        nnr_dense_fwd_fn fwd;
-        nnr_dense_bwd_fn bwd;
-        unsigned long reps;
-    } impls[2] = {{"naive", nnr_dense_workspace_size_naive, nnr_dense_fwd_naive, nnr_dense_bwd_naive, 3}};
-    size_t first = large ? 1 : 0, n_impls = 1;
-#ifdef NNR_HAVE_AVX2_BUILD
-    if (nnr_avx2_usable()) {
-        impls[1].name = "avx2", impls[1].workspace = nnr_dense_workspace_size_avx2;
-        impls[1].fwd = nnr_dense_fwd_avx2, impls[1].bwd = nnr_dense_bwd_avx2;
-        impls[1].reps = large ? 5 : 9;
-        n_impls = 2;
-    }
-#endif
-    float *x = bench_alloc_floats(nx), *y = bench_alloc_floats(ny), *dy = bench_alloc_floats(ny);
-    float *dx = bench_alloc_floats(nx), *w = bench_alloc_floats(nw), *dw = bench_alloc_floats(nw);
-    float *b = bench_alloc_floats(units), *db = bench_alloc_floats(units);
-    int status = NNR_EXIT_OK;
-    if (!x || !y || !dy || !dx || !w || !dw || !b || !db) {
-        fprintf(stderr, "nnref bench: cannot allocate the Dense buffers (%zu + %zu + %zu floats).\n", nx, ny, nw);
-        status = NNR_EXIT_FAIL;
-        goto done;
-    }
-    bench_fill(x, nx, 1);
-    bench_fill(dy, ny, 2);
-    bench_fill(w, nw, 3);
-    bench_fill(b, units, 4);
-    bench_fill(y, ny, 5);
-    bench_fill(dx, nx, 6);
-    bench_fill(dw, nw, 7);
-    bench_fill(db, units, 8);
+    const size_t batch = dims[0], in = dims[1], units = dims[2];
+    const double flops = 2.0 * (double)batch * (double)in * (double)units;
+    bench_rows rows = {.passes = dense_passes, .n_passes = DENSE_PASS_COUNT, .impls = dense_impls,
+                       .n_impls = BENCH_COUNT(dense_impls), .call = dense_call, .large = large, .flops = flops,
+                       .workspace = dense_workspace, .what = "Dense"};
+    dense_call_args a = {0};
+    if (!bench_weighted_alloc(&a.t, batch * in, batch * units, in * units, units, "Dense"))
+        return NNR_EXIT_FAIL;
 
     bench_section(ctx,
                   "Dense %zu -> %zu on a batch of %zu%s: %.2f GFLOP forward (2 flops per weight and row), bwd "
                   "(dx, dW, db) 2x, fwd_bwd 3x; nchw rows: PyTorch weight (out, in), nhwc rows: Keras kernel "
                   "(in, units).%s %%peak is of the same-run 1-thread FMA peak.\n",
-                  in, units, rows, large ? "" : " (cache resident)", flops * 1e-9,
+                  in, units, batch, large ? "" : " (cache resident)", flops * 1e-9,
                   large ? " The naive kernel runs on the small batch only (seconds per call here)." : "");
 
-    static const int layouts[] = {BENCH_NCHW, BENCH_NHWC};
-    for (size_t l = 0; l < 2 && status == NNR_EXIT_OK; l++) {
-        if (!(ctx->opt->layouts & layouts[l]))
+    int status = NNR_EXIT_OK;
+    for (int keras = 0; keras < 2 && status == NNR_EXIT_OK; keras++) {
+        if (!bench_layout_wanted(ctx, keras))
             continue;
-        const int keras = layouts[l] == BENCH_NHWC;
-        dense_call_args a = {0};
         a.p = keras ? nnr_dense_keras(in, units) : nnr_dense_torch(in, units);
-        a.shape = (nnr_shape){2, {rows, in}};
-        a.x = x, a.w = w, a.b = b, a.dy = dy, a.y = y, a.dx = dx, a.dw = dw, a.db = db;
-        for (size_t i = first; i < n_impls && status == NNR_EXIT_OK; i++) {
-            nnr_status st = impls[i].workspace(&a.p, &a.shape, &a.ws_floats);
-            if (st.code != NNR_OK) {
-                fprintf(stderr, "nnref bench: %s\n", nnr_strerror(&st));
-                status = NNR_EXIT_FAIL;
-                break;
-            }
-            a.ws = a.ws_floats ? bench_alloc_floats(a.ws_floats) : NULL;
-            if (a.ws_floats && a.ws == NULL) {
-                fprintf(stderr, "nnref bench: cannot allocate %zu floats of Dense workspace.\n", a.ws_floats);
-                status = NNR_EXIT_FAIL;
-                break;
-            }
-            if (a.ws)
-                bench_fill(a.ws, a.ws_floats, 9);
-            a.fwd = impls[i].fwd, a.bwd = impls[i].bwd;
-            for (int k = 0; k < DENSE_PASS_COUNT && status == NNR_EXIT_OK; k++) {
-                a.pass = (dense_pass)k;
-                const bench_kernel bk = {dense_passes[k].kernel, impls[i].name, keras ? "nhwc" : "nchw", &a.shape, 0,
-                                         dense_passes[k].flops_factor * flops, impls[i].reps, dense_call, &a};
-                status = bench_time(ctx, &bk, NULL, 1);
-            }
-            free(a.ws);
-        }
+        a.shape = (nnr_shape){2, {batch, in}};
+        status = bench_rows_time(ctx, &rows, bench_layout_name(keras), &a.shape, &a);
     }
-done:
-    free(x), free(y), free(dy), free(dx), free(w), free(dw), free(b), free(db);
+    bench_weighted_free(&a.t);
     return status;
 }
 
@@ -163,10 +124,10 @@ typedef struct gemm_call_args {
     float *c, *ws;
 } gemm_call_args;
 
-static nnr_status gemm_call(const void *arg, const bench_buffers *unused)
+static nnr_status gemm_call(const void *arg, const void *kernels, int pass, const bench_buffers *unused)
 {
     const gemm_call_args *g = arg;
-    (void)unused;
+    (void)kernels, (void)pass, (void)unused;
     nnr_sgemm_avx2(g->m, g->n, g->k, g->a, (ptrdiff_t)g->k, 1, g->b, (ptrdiff_t)g->n, 1, g->c, (ptrdiff_t)g->n, 0,
                    g->ws);
     return nnr_ok();
@@ -190,7 +151,7 @@ static int bench_gemm_shape(bench_ctx *ctx, size_t m, size_t n, size_t k)
         const gemm_call_args g = {m, n, k, a, b, c, ws};
         const nnr_shape shape = {3, {m, n, k}};
         const bench_kernel bk = {"sgemm", "avx2", "-", &shape, 0, 2.0 * (double)m * (double)n * (double)k, 9,
-                                 gemm_call, &g};
+                                 gemm_call, &g, NULL, 0};
         status = bench_time(ctx, &bk, NULL, 1);
     }
     free(a), free(b), free(c), free(ws);

@@ -20,49 +20,60 @@
 
 typedef enum act_pass { DROPOUT_FWD, DROPOUT_FWD_BWD, RELU_FWD, RELU_FWD_BWD, ACT_PASS_COUNT } act_pass;
 
-static const struct {
-    const char *kernel, *layer;
-    double tensors_counted;   /* compulsory traffic, x-sized tensors */
-} act_passes[ACT_PASS_COUNT] = {
-    [DROPOUT_FWD] = {"dropout_fwd", "dropout", 2.25},
-    [DROPOUT_FWD_BWD] = {"dropout_fwd_bwd", "dropout", 4.5},
-    [RELU_FWD] = {"relu_fwd", "relu", 2.0},
-    [RELU_FWD_BWD] = {"relu_fwd_bwd", "relu", 5.0},
+/* Traffic counted in x-sized tensors, as above. */
+static const bench_pass act_passes[ACT_PASS_COUNT] = {
+    [DROPOUT_FWD] = {"dropout_fwd", "dropout", 2.25, 0, 0},
+    [DROPOUT_FWD_BWD] = {"dropout_fwd_bwd", "dropout", 4.5, 0, 0},
+    [RELU_FWD] = {"relu_fwd", "relu", 2.0, 0, 0},
+    [RELU_FWD_BWD] = {"relu_fwd_bwd", "relu", 5.0, 0, 0},
 };
 
-typedef struct act_call_args {
+typedef struct act_kernels {
     nnr_dropout_fwd_train_fn drop_fwd;
     nnr_dropout_bwd_fn drop_bwd;
     nnr_relu_fwd_fn relu_fwd;
     nnr_relu_bwd_fn relu_bwd;
-    act_pass pass;
+} act_kernels;
+
+/* Naive, then AVX2 in AVX2 builds: default samples on the large and the small shape, the kernels. */
+static const bench_impl act_impls[] = {
+    {"naive", 5, 7,
+     &(const act_kernels){nnr_dropout_fwd_train_naive, nnr_dropout_bwd_naive, nnr_relu_fwd_naive, nnr_relu_bwd_naive}},
+#ifdef NNR_HAVE_AVX2_BUILD
+    {"avx2", 15, 15,
+     &(const act_kernels){nnr_dropout_fwd_train_avx2, nnr_dropout_bwd_avx2, nnr_relu_fwd_avx2, nnr_relu_bwd_avx2}},
+#endif
+};
+
+typedef struct act_call_args {
     nnr_dropout_params p;
     nnr_shape shape;
     size_t count;
 } act_call_args;
 
-static nnr_status act_call(const void *arg, const bench_buffers *b)
+static nnr_status act_call(const void *arg, const void *kernels, int pass, const bench_buffers *b)
 {
     const act_call_args *a = arg;
+    const act_kernels *k = kernels;
     uint8_t *mask = (uint8_t *)(b->y + a->count);
     nnr_status st;
-    switch (a->pass) {
+    switch (pass) {
     case DROPOUT_FWD:
-        return a->drop_fwd(&a->p, &a->shape, b->x, b->y, mask);
+        return k->drop_fwd(&a->p, &a->shape, b->x, b->y, mask);
     case DROPOUT_FWD_BWD:
-        st = a->drop_fwd(&a->p, &a->shape, b->x, b->y, mask);
+        st = k->drop_fwd(&a->p, &a->shape, b->x, b->y, mask);
         if (st.code != NNR_OK)
             return st;
-        return a->drop_bwd(&a->p, &a->shape, b->dy, mask, b->dx);
+        return k->drop_bwd(&a->p, &a->shape, b->dy, mask, b->dx);
     case RELU_FWD:
-        return a->relu_fwd(&a->shape, b->x, b->y);
+        return k->relu_fwd(&a->shape, b->x, b->y);
     case RELU_FWD_BWD:
-        st = a->relu_fwd(&a->shape, b->x, b->y);
+        st = k->relu_fwd(&a->shape, b->x, b->y);
         if (st.code != NNR_OK)
             return st;
-        return a->relu_bwd(&a->shape, b->y, b->dy, b->dx);
+        return k->relu_bwd(&a->shape, b->y, b->dy, b->dx);
     default:
-        return nnr_error(NNR_ERR_PARAM, "pass %d is not a dropout/activation benchmark pass", (int)a->pass);
+        return nnr_error(NNR_ERR_PARAM, "pass %d is not a dropout/activation benchmark pass", pass);
     }
 }
 
@@ -70,68 +81,29 @@ static nnr_status act_call(const void *arg, const bench_buffers *b)
 static int bench_act_shape(bench_ctx *ctx, const size_t nchw[4], int large)
 {
     const size_t numel = nchw[0] * nchw[1] * nchw[2] * nchw[3], tensor_bytes = numel * sizeof(float);
-    struct {
-        const char *name;
-        nnr_dropout_fwd_train_fn drop_fwd;
-        nnr_dropout_bwd_fn drop_bwd;
-        nnr_relu_fwd_fn relu_fwd;
-        nnr_relu_bwd_fn relu_bwd;
-        unsigned long reps_large, reps_small;
-    } impls[2] = {{"naive", nnr_dropout_fwd_train_naive, nnr_dropout_bwd_naive, nnr_relu_fwd_naive,
-                   nnr_relu_bwd_naive, 5, 7}};
-    size_t n_impls = 1;
-#ifdef NNR_HAVE_AVX2_BUILD
-    if (nnr_avx2_usable()) {
-        impls[1].name = "avx2", impls[1].drop_fwd = nnr_dropout_fwd_train_avx2;
-        impls[1].drop_bwd = nnr_dropout_bwd_avx2, impls[1].relu_fwd = nnr_relu_fwd_avx2;
-        impls[1].relu_bwd = nnr_relu_bwd_avx2, impls[1].reps_large = 15, impls[1].reps_small = 15;
-        n_impls = 2;
-    }
-#endif
-    size_t sets_for_pass[ACT_PASS_COUNT], max_sets = 1;
-    for (int k = 0; k < ACT_PASS_COUNT; k++) {
-        sets_for_pass[k] = bench_sets_needed(ctx, act_passes[k].tensors_counted * (double)tensor_bytes, large);
-        if (sets_for_pass[k] > max_sets)
-            max_sets = sets_for_pass[k];
-    }
+    bench_rows rows = {.passes = act_passes, .n_passes = ACT_PASS_COUNT, .impls = act_impls,
+                       .n_impls = BENCH_COUNT(act_impls), .call = act_call, .large = large,
+                       .tensor_bytes = (double)tensor_bytes};
     /* y's buffer also holds the mask: numel bytes = numel/4 floats */
     const size_t count[4] = {numel, numel + (numel + 3) / 4, numel, numel};
-    bench_pool pool;
-    if (!bench_pool_alloc(&pool, max_sets, count)) {
-        fprintf(stderr, "nnref bench: cannot allocate %zu buffer sets of 4 x %zu floats.\n", max_sets, numel);
+    if (!bench_rows_pool(ctx, &rows, count))
         return NNR_EXIT_FAIL;
-    }
     if (large)
         bench_section(ctx,
                       "Dropout (rate 0.5, training, mask saved) and ReLU on %zux%zux%zux%zu: %.1f MB input; each "
                       "timed call takes the next of %zu to %zu buffer sets, > 2 x L3 = %.0f MB, so every call "
                       "streams from DRAM. Counted: dropout fwd 2.25 x-sized tensors (x, y, 1-byte mask), fwd+bwd "
                       "4.5; relu fwd 2, fwd+bwd 5.\n",
-                      nchw[0], nchw[1], nchw[2], nchw[3], tensor_bytes / 1e6, sets_for_pass[RELU_FWD],
-                      sets_for_pass[RELU_FWD_BWD], 2.0 * ctx->l3_bytes / 1e6);
+                      nchw[0], nchw[1], nchw[2], nchw[3], tensor_bytes / 1e6, rows.sets[RELU_FWD],
+                      rows.sets[RELU_FWD_BWD], 2.0 * ctx->l3_bytes / 1e6);
     else
         bench_section(ctx,
                       "Dropout and ReLU on %zux%zux%zux%zu: %.2f MB input, one buffer set reused: CACHE RESIDENT "
                       "by design, so %%triad can exceed 100.\n",
                       nchw[0], nchw[1], nchw[2], nchw[3], tensor_bytes / 1e6);
-    act_call_args a = {0};
-    a.shape = (nnr_shape){4, {nchw[0], nchw[1], nchw[2], nchw[3]}};
-    a.p = nnr_dropout_keras(0.5);
-    a.count = numel;
-    int status = NNR_EXIT_OK;
-    for (size_t i = 0; i < n_impls && status == NNR_EXIT_OK; i++)
-        for (int k = 0; k < ACT_PASS_COUNT && status == NNR_EXIT_OK; k++) {
-            if (!bench_wants(ctx->opt, act_passes[k].layer))
-                continue;
-            a.drop_fwd = impls[i].drop_fwd, a.drop_bwd = impls[i].drop_bwd;
-            a.relu_fwd = impls[i].relu_fwd, a.relu_bwd = impls[i].relu_bwd;
-            a.pass = (act_pass)k;
-            const bench_kernel bk = {act_passes[k].kernel, impls[i].name, "-", &a.shape,
-                                     act_passes[k].tensors_counted * (double)tensor_bytes, 0,
-                                     large ? impls[i].reps_large : impls[i].reps_small, act_call, &a};
-            status = bench_time(ctx, &bk, &pool, sets_for_pass[k]);
-        }
-    bench_pool_free(&pool);
+    const act_call_args a = {nnr_dropout_keras(0.5), {4, {nchw[0], nchw[1], nchw[2], nchw[3]}}, numel};
+    int status = bench_rows_time(ctx, &rows, "-", &a.shape, &a);
+    bench_pool_free(&rows.pool);
     return status;
 }
 

@@ -17,33 +17,11 @@
 #include "cli.h"
 #include "cli/bench.h"
 
-/* One pass of a normalization layer: row label, traffic counted and buffers touched. */
-typedef struct norm_pass {
-    const char *kernel, *layer;
-    int tensors_counted;  /* compulsory tensor passes for GB/s */
-    int buffers_touched;  /* distinct big buffers the call streams: sizes the pool */
-} norm_pass;
-
-/* Buffer sets of the forward (2 buffers streamed) and forward + backward (4) passes. */
-static void norm_sets(const bench_ctx *ctx, size_t tensor_bytes, int large, size_t *fwd, size_t *fwd_bwd)
-{
-    *fwd = bench_sets_needed(ctx, 2.0 * (double)tensor_bytes, large);
-    *fwd_bwd = bench_sets_needed(ctx, 4.0 * (double)tensor_bytes, large);
-}
-
-/* A pool of max(fwd, fwd_bwd) sets of four numel-float tensors; prints why on failure. */
-static int norm_pool_alloc(bench_pool *pool, size_t n_sets, size_t numel)
+/* The rotating pool of four numel-float tensors per set; prints why on failure. */
+static int norm_rows_pool(const bench_ctx *ctx, bench_rows *rows, size_t numel)
 {
     const size_t count[4] = {numel, numel, numel, numel};
-    if (bench_pool_alloc(pool, n_sets, count))
-        return 1;
-    fprintf(stderr, "nnref bench: cannot allocate %zu buffer sets of 4 x %zu floats.\n", n_sets, numel);
-    return 0;
-}
-
-static size_t max_size(size_t a, size_t b)
-{
-    return a > b ? a : b;
+    return bench_rows_pool(ctx, rows, count);
 }
 
 /* A layer's parameters and saved statistics, shared by every buffer set (small: always cached). */
@@ -86,22 +64,29 @@ static int norm_arrays_alloc(norm_arrays *a, size_t features, size_t stats, floa
 
 /* ---- BatchNorm ------------------------------------------------------------ */
 
-/* One implementation's kernels, called by their explicit names. */
-typedef struct bn_impl {
-    const char *name;
+typedef struct bn_kernels {
     nnr_batchnorm_fwd_train_fn fwd_train;
     nnr_batchnorm_fwd_infer_fn fwd_infer;
     nnr_batchnorm_bwd_train_fn bwd_train;
-    unsigned long reps_large;   /* default timed calls on the DRAM-sized shape */
-    unsigned long reps_small;   /* default timed samples on the cache-resident shape */
-} bn_impl;
+} bn_kernels;
+
+/* Naive, then AVX2 in AVX2 builds: default samples on the large and the small shape, the kernels. */
+static const bench_impl bn_impls[] = {
+    {"naive", 3, 7,
+     &(const bn_kernels){nnr_batchnorm_fwd_train_naive, nnr_batchnorm_fwd_infer_naive, nnr_batchnorm_bwd_train_naive}},
+#ifdef NNR_HAVE_AVX2_BUILD
+    {"avx2", 15, 15,
+     &(const bn_kernels){nnr_batchnorm_fwd_train_avx2, nnr_batchnorm_fwd_infer_avx2, nnr_batchnorm_bwd_train_avx2}},
+#endif
+};
 
 typedef enum bn_pass { PASS_FWD_TRAIN, PASS_FWD_INFER, PASS_FWD_BWD_TRAIN, PASS_COUNT } bn_pass;
 
-static const norm_pass bn_passes[PASS_COUNT] = {
-    [PASS_FWD_TRAIN] = {"batchnorm_fwd_train", "batchnorm", 2, 2},
-    [PASS_FWD_INFER] = {"batchnorm_fwd_infer", "batchnorm", 2, 2},
-    [PASS_FWD_BWD_TRAIN] = {"batchnorm_fwd_bwd_train", "batchnorm", 5, 4},
+/* Counted 2 (forward) or 5 (forward + backward) x-sized tensors, streamed 2 or 4. */
+static const bench_pass bn_passes[PASS_COUNT] = {
+    [PASS_FWD_TRAIN] = {"batchnorm_fwd_train", "batchnorm", 2, 2, 0},
+    [PASS_FWD_INFER] = {"batchnorm_fwd_infer", "batchnorm", 2, 2, 0},
+    [PASS_FWD_BWD_TRAIN] = {"batchnorm_fwd_bwd_train", "batchnorm", 5, 4, 0},
 };
 
 /* Per-channel arrays shared by every buffer set: they are C floats, always cached. */
@@ -140,30 +125,29 @@ static int small_alloc(bn_small *s, size_t channels, size_t cache_len)
 
 /* A BatchNorm pass as a bench_call_fn. */
 typedef struct bn_call_args {
-    const bn_impl *impl;
-    bn_pass pass;
     nnr_batchnorm_params p;
     nnr_shape shape;
     bn_small *s;
 } bn_call_args;
 
-static nnr_status bn_call(const void *arg, const bench_buffers *b)
+static nnr_status bn_call(const void *arg, const void *kernels, int pass, const bench_buffers *b)
 {
     const bn_call_args *a = arg;
+    const bn_kernels *k = kernels;
     bn_small *s = a->s;
     nnr_status st;
-    switch (a->pass) {
+    switch (pass) {
     case PASS_FWD_TRAIN:
-        return a->impl->fwd_train(&a->p, &a->shape, b->x, s->a.gamma, s->a.beta, b->y, &s->cache, &s->state);
+        return k->fwd_train(&a->p, &a->shape, b->x, s->a.gamma, s->a.beta, b->y, &s->cache, &s->state);
     case PASS_FWD_INFER:
-        return a->impl->fwd_infer(&a->p, &a->shape, b->x, s->a.gamma, s->a.beta, b->y, &s->state);
+        return k->fwd_infer(&a->p, &a->shape, b->x, s->a.gamma, s->a.beta, b->y, &s->state);
     case PASS_FWD_BWD_TRAIN:
-        st = a->impl->fwd_train(&a->p, &a->shape, b->x, s->a.gamma, s->a.beta, b->y, &s->cache, &s->state);
+        st = k->fwd_train(&a->p, &a->shape, b->x, s->a.gamma, s->a.beta, b->y, &s->cache, &s->state);
         if (st.code != NNR_OK)
             return st;
-        return a->impl->bwd_train(&a->p, &a->shape, b->x, s->a.gamma, &s->cache, b->dy, b->dx, s->a.dgamma, s->a.dbeta);
+        return k->bwd_train(&a->p, &a->shape, b->x, s->a.gamma, &s->cache, b->dy, b->dx, s->a.dgamma, s->a.dbeta);
     default:
-        return nnr_error(NNR_ERR_PARAM, "pass %d is not a benchmark pass", (int)a->pass);
+        return nnr_error(NNR_ERR_PARAM, "pass %d is not a benchmark pass", pass);
     }
 }
 
@@ -175,20 +159,12 @@ static nnr_status bn_call(const void *arg, const bench_buffers *b)
 static int bench_bn_shape(bench_ctx *ctx, const size_t nchw[4], int large)
 {
     const size_t numel = nchw[0] * nchw[1] * nchw[2] * nchw[3], tensor_bytes = numel * sizeof(float);
-    bn_impl impls[2];
-    size_t n_impls = 0;
-    impls[n_impls++] = (bn_impl){"naive", nnr_batchnorm_fwd_train_naive, nnr_batchnorm_fwd_infer_naive,
-                                 nnr_batchnorm_bwd_train_naive, 3, 7};
-#ifdef NNR_HAVE_AVX2_BUILD
-    if (nnr_avx2_usable())
-        impls[n_impls++] = (bn_impl){"avx2", nnr_batchnorm_fwd_train_avx2, nnr_batchnorm_fwd_infer_avx2,
-                                     nnr_batchnorm_bwd_train_avx2, 15, 15};
-#endif
-    size_t sets_fwd, sets_fwd_bwd;
-    norm_sets(ctx, tensor_bytes, large, &sets_fwd, &sets_fwd_bwd);
-    bench_pool pool;
-    if (!norm_pool_alloc(&pool, max_size(sets_fwd, sets_fwd_bwd), numel))
+    bench_rows rows = {.passes = bn_passes, .n_passes = PASS_COUNT, .impls = bn_impls,
+                       .n_impls = BENCH_COUNT(bn_impls), .call = bn_call, .large = large,
+                       .tensor_bytes = (double)tensor_bytes};
+    if (!norm_rows_pool(ctx, &rows, numel))
         return NNR_EXIT_FAIL;
+    const size_t sets_fwd = rows.sets[PASS_FWD_TRAIN], sets_fwd_bwd = rows.sets[PASS_FWD_BWD_TRAIN];
     if (large)
         bench_section(ctx,
                       "%zux%zux%zux%zu: %.1f MB per tensor; each timed call takes the next of %zu (fwd) or %zu "
@@ -204,15 +180,12 @@ static int bench_bn_shape(bench_ctx *ctx, const size_t nchw[4], int large)
                       nchw[0], nchw[1], nchw[2], nchw[3], tensor_bytes / 1e6);
 
     int status = NNR_EXIT_OK;
-    static const int layouts[] = {BENCH_NCHW, BENCH_NHWC};
-    for (size_t l = 0; l < 2 && status == NNR_EXIT_OK; l++) {
-        if (!(ctx->opt->layouts & layouts[l]))
+    for (int nhwc = 0; nhwc < 2 && status == NNR_EXIT_OK; nhwc++) {
+        if (!bench_layout_wanted(ctx, nhwc))
             continue;
-        const int nhwc = layouts[l] == BENCH_NHWC;
         bn_call_args a = {.p = nnr_batchnorm_torch()};
         a.p.axis = nhwc ? -1 : 1;
-        a.shape = nhwc ? (nnr_shape){4, {nchw[0], nchw[2], nchw[3], nchw[1]}}
-                       : (nnr_shape){4, {nchw[0], nchw[1], nchw[2], nchw[3]}};
+        a.shape = bench_layout_shape(nchw, nhwc);
         size_t channels = 0, cache_len = 0;
         nnr_status st = nnr_batchnorm_sizes(&a.p, &a.shape, &channels, &cache_len);
         if (st.code != NNR_OK) {
@@ -226,18 +199,10 @@ static int bench_bn_shape(bench_ctx *ctx, const size_t nchw[4], int large)
             break;
         }
         a.s = &small;
-        for (size_t i = 0; i < n_impls && status == NNR_EXIT_OK; i++)
-            for (int k = 0; k < PASS_COUNT && status == NNR_EXIT_OK; k++) {
-                a.impl = &impls[i];
-                a.pass = (bn_pass)k;
-                const bench_kernel bk = {bn_passes[k].kernel, impls[i].name, nhwc ? "nhwc" : "nchw", &a.shape,
-                                         bn_passes[k].tensors_counted * (double)tensor_bytes, 0,
-                                         large ? impls[i].reps_large : impls[i].reps_small, bn_call, &a};
-                status = bench_time(ctx, &bk, &pool, bn_passes[k].buffers_touched == 2 ? sets_fwd : sets_fwd_bwd);
-            }
+        status = bench_rows_time(ctx, &rows, bench_layout_name(nhwc), &a.shape, &a);
         small_free(&small);
     }
-    bench_pool_free(&pool);
+    bench_pool_free(&rows.pool);
     return status;
 }
 
@@ -249,87 +214,87 @@ int bench_batchnorm(bench_ctx *ctx)
 
 /* ---- LayerNorm and RMSNorm ------------------------------------------------ */
 
-/* Both layers' kernels of one implementation, called by their explicit names. */
-typedef struct ln_impl {
-    const char *name;
+/* Both layers' kernels of one implementation. */
+typedef struct ln_kernels {
     nnr_layernorm_fwd_fn fwd;
     nnr_layernorm_bwd_fn bwd;
     nnr_rmsnorm_fwd_fn rms_fwd;
     nnr_rmsnorm_bwd_fn rms_bwd;
-    unsigned long reps_large, reps_small;
-} ln_impl;
+} ln_kernels;
+
+/* Naive, then AVX2 in AVX2 builds: default samples on the large and the small shape, the kernels. */
+static const bench_impl ln_impls[] = {
+    {"naive", 5, 7,
+     &(const ln_kernels){nnr_layernorm_fwd_naive, nnr_layernorm_bwd_naive, nnr_rmsnorm_fwd_naive,
+                         nnr_rmsnorm_bwd_naive}},
+#ifdef NNR_HAVE_AVX2_BUILD
+    {"avx2", 15, 15,
+     &(const ln_kernels){nnr_layernorm_fwd_avx2, nnr_layernorm_bwd_avx2, nnr_rmsnorm_fwd_avx2, nnr_rmsnorm_bwd_avx2}},
+#endif
+};
 
 typedef enum ln_pass { LN_FWD, LN_FWD_BWD, RMS_FWD, RMS_FWD_BWD, LN_PASS_COUNT } ln_pass;
 
-static const norm_pass ln_passes[LN_PASS_COUNT] = {
-    [LN_FWD] = {"layernorm_fwd", "layernorm", 2, 2},
-    [LN_FWD_BWD] = {"layernorm_fwd_bwd", "layernorm", 5, 4},
-    [RMS_FWD] = {"rmsnorm_fwd", "rmsnorm", 2, 2},
-    [RMS_FWD_BWD] = {"rmsnorm_fwd_bwd", "rmsnorm", 5, 4},
+/* Counted 2 (forward) or 5 (forward + backward) x-sized tensors, streamed 2 or 4. */
+static const bench_pass ln_passes[LN_PASS_COUNT] = {
+    [LN_FWD] = {"layernorm_fwd", "layernorm", 2, 2, 0},
+    [LN_FWD_BWD] = {"layernorm_fwd_bwd", "layernorm", 5, 4, 0},
+    [RMS_FWD] = {"rmsnorm_fwd", "rmsnorm", 2, 2, 0},
+    [RMS_FWD_BWD] = {"rmsnorm_fwd_bwd", "rmsnorm", 5, 4, 0},
 };
 
 /* Per-row and per-element arrays shared by every buffer set (D and rows floats: cached). */
 typedef struct ln_small {
-    const ln_impl *impl;
-    ln_pass pass;
     nnr_shape shape;
     nnr_layernorm_params lp;
     nnr_rmsnorm_params rp;
     norm_arrays a;   /* D features, rows statistics */
 } ln_small;
 
-static nnr_status ln_call(const void *arg, const bench_buffers *b)
+static nnr_status ln_call(const void *arg, const void *kernels, int pass, const bench_buffers *b)
 {
     const ln_small *s = arg;
+    const ln_kernels *k = kernels;
     const norm_arrays *a = &s->a;
     const nnr_layernorm_cache cache = {a->mean, a->istd};
     const nnr_rmsnorm_cache rcache = {a->istd};
     nnr_status st;
-    switch (s->pass) {
+    switch (pass) {
     case LN_FWD:
-        return s->impl->fwd(&s->lp, &s->shape, b->x, a->gamma, a->beta, b->y, &cache);
+        return k->fwd(&s->lp, &s->shape, b->x, a->gamma, a->beta, b->y, &cache);
     case LN_FWD_BWD:
-        st = s->impl->fwd(&s->lp, &s->shape, b->x, a->gamma, a->beta, b->y, &cache);
+        st = k->fwd(&s->lp, &s->shape, b->x, a->gamma, a->beta, b->y, &cache);
         if (st.code != NNR_OK)
             return st;
-        return s->impl->bwd(&s->lp, &s->shape, b->x, a->gamma, &cache, b->dy, b->dx, a->dgamma, a->dbeta);
+        return k->bwd(&s->lp, &s->shape, b->x, a->gamma, &cache, b->dy, b->dx, a->dgamma, a->dbeta);
     case RMS_FWD:
-        return s->impl->rms_fwd(&s->rp, &s->shape, b->x, a->gamma, b->y, &rcache);
+        return k->rms_fwd(&s->rp, &s->shape, b->x, a->gamma, b->y, &rcache);
     case RMS_FWD_BWD:
-        st = s->impl->rms_fwd(&s->rp, &s->shape, b->x, a->gamma, b->y, &rcache);
+        st = k->rms_fwd(&s->rp, &s->shape, b->x, a->gamma, b->y, &rcache);
         if (st.code != NNR_OK)
             return st;
-        return s->impl->rms_bwd(&s->rp, &s->shape, b->x, a->gamma, &rcache, b->dy, b->dx, a->dgamma);
+        return k->rms_bwd(&s->rp, &s->shape, b->x, a->gamma, &rcache, b->dy, b->dx, a->dgamma);
     default:
-        return nnr_error(NNR_ERR_PARAM, "pass %d is not a LayerNorm benchmark pass", (int)s->pass);
+        return nnr_error(NNR_ERR_PARAM, "pass %d is not a LayerNorm benchmark pass", pass);
     }
 }
 
 /* rows x D = rows_d[0] x rows_d[1], normalized over the last axis; `large` selects the rotating pool. */
 static int bench_ln_shape(bench_ctx *ctx, const size_t rows_d[4], int large)
 {
-    const size_t rows = rows_d[0], D = rows_d[1];
-    const size_t numel = rows * D, tensor_bytes = numel * sizeof(float);
-    ln_impl impls[2];
-    size_t n_impls = 0;
-    impls[n_impls++] = (ln_impl){"naive", nnr_layernorm_fwd_naive, nnr_layernorm_bwd_naive, nnr_rmsnorm_fwd_naive,
-                                 nnr_rmsnorm_bwd_naive, 5, 7};
-#ifdef NNR_HAVE_AVX2_BUILD
-    if (nnr_avx2_usable())
-        impls[n_impls++] = (ln_impl){"avx2", nnr_layernorm_fwd_avx2, nnr_layernorm_bwd_avx2, nnr_rmsnorm_fwd_avx2,
-                                     nnr_rmsnorm_bwd_avx2, 15, 15};
-#endif
-    size_t sets_fwd, sets_fwd_bwd;
-    norm_sets(ctx, tensor_bytes, large, &sets_fwd, &sets_fwd_bwd);
-    bench_pool pool;
-    if (!norm_pool_alloc(&pool, max_size(sets_fwd, sets_fwd_bwd), numel))
+    const size_t n_rows = rows_d[0], D = rows_d[1];
+    const size_t numel = n_rows * D, tensor_bytes = numel * sizeof(float);
+    bench_rows rows = {.passes = ln_passes, .n_passes = LN_PASS_COUNT, .impls = ln_impls,
+                       .n_impls = BENCH_COUNT(ln_impls), .call = ln_call, .large = large,
+                       .tensor_bytes = (double)tensor_bytes};
+    if (!norm_rows_pool(ctx, &rows, numel))
         return NNR_EXIT_FAIL;
     ln_small s = {0};
-    s.shape = (nnr_shape){2, {rows, D}};
+    s.shape = (nnr_shape){2, {n_rows, D}};
     s.lp = nnr_layernorm_torch(1);
     s.rp = nnr_rmsnorm_torch(1);
     int status = NNR_EXIT_OK;
-    if (!norm_arrays_alloc(&s.a, D, rows, 0.001f, "LayerNorm")) {
+    if (!norm_arrays_alloc(&s.a, D, n_rows, 0.001f, "LayerNorm")) {
         status = NNR_EXIT_FAIL;
     } else {
         if (large)
@@ -337,26 +302,17 @@ static int bench_ln_shape(bench_ctx *ctx, const size_t rows_d[4], int large)
                           "%zux%zu (normalized over the last axis): %.1f MB per tensor; each timed call takes the "
                           "next of %zu (fwd) or %zu (fwd+bwd) buffer sets, > 2 x L3 = %.0f MB, so every call streams "
                           "from DRAM.\n",
-                          rows, D, tensor_bytes / 1e6, sets_fwd, sets_fwd_bwd, 2.0 * ctx->l3_bytes / 1e6);
+                          n_rows, D, tensor_bytes / 1e6, rows.sets[LN_FWD], rows.sets[LN_FWD_BWD],
+                          2.0 * ctx->l3_bytes / 1e6);
         else
             bench_section(ctx,
                           "%zux%zu (normalized over the last axis): %.2f MB per tensor, one buffer set reused: "
                           "CACHE RESIDENT by design, so %%triad can exceed 100.\n",
-                          rows, D, tensor_bytes / 1e6);
-        for (size_t i = 0; i < n_impls && status == NNR_EXIT_OK; i++)
-            for (int k = 0; k < LN_PASS_COUNT && status == NNR_EXIT_OK; k++) {
-                if (!bench_wants(ctx->opt, ln_passes[k].layer))
-                    continue;
-                s.impl = &impls[i];
-                s.pass = (ln_pass)k;
-                const bench_kernel bk = {ln_passes[k].kernel, impls[i].name, "-", &s.shape,
-                                         ln_passes[k].tensors_counted * (double)tensor_bytes, 0,
-                                         large ? impls[i].reps_large : impls[i].reps_small, ln_call, &s};
-                status = bench_time(ctx, &bk, &pool, ln_passes[k].buffers_touched == 2 ? sets_fwd : sets_fwd_bwd);
-            }
+                          n_rows, D, tensor_bytes / 1e6);
+        status = bench_rows_time(ctx, &rows, "-", &s.shape, &s);
     }
     norm_arrays_free(&s.a);
-    bench_pool_free(&pool);
+    bench_pool_free(&rows.pool);
     return status;
 }
 
@@ -368,38 +324,60 @@ int bench_layernorm(bench_ctx *ctx)
 
 /* ---- GroupNorm and InstanceNorm -------------------------------------------- */
 
-typedef enum gn_pass { GN_FWD, GN_FWD_BWD, IN_FWD, IN_FWD_BWD, GN_PASS_COUNT } gn_pass;
-
-static const struct {
-    norm_pass pass;
-    int groups;           /* -1: one group per channel (InstanceNorm) */
-    int with_bwd;
-} gn_passes[GN_PASS_COUNT] = {
-    [GN_FWD] = {{"groupnorm_fwd", "groupnorm", 2, 2}, 32, 0},
-    [GN_FWD_BWD] = {{"groupnorm_fwd_bwd", "groupnorm", 5, 4}, 32, 1},
-    [IN_FWD] = {{"instancenorm_fwd", "instancenorm", 2, 2}, -1, 0},
-    [IN_FWD_BWD] = {{"instancenorm_fwd_bwd", "instancenorm", 5, 4}, -1, 1},
-};
-
-/* One GroupNorm call's kernels, parameters and per-channel arrays (C and N*G floats: cached). */
-typedef struct gn_call_args {
+typedef struct gn_kernels {
     nnr_groupnorm_fwd_fn fwd;
     nnr_groupnorm_bwd_fn bwd;
+} gn_kernels;
+
+/* Naive, then AVX2 in AVX2 builds: default samples on the large and the small shape, the kernels. */
+static const bench_impl gn_impls[] = {
+    {"naive", 3, 7,
+     &(const gn_kernels){nnr_groupnorm_fwd_naive, nnr_groupnorm_bwd_naive}},
+#ifdef NNR_HAVE_AVX2_BUILD
+    {"avx2", 15, 15,
+     &(const gn_kernels){nnr_groupnorm_fwd_avx2, nnr_groupnorm_bwd_avx2}},
+#endif
+};
+
+typedef enum gn_pass { GN_FWD, GN_FWD_BWD, IN_FWD, IN_FWD_BWD, GN_PASS_COUNT } gn_pass;
+
+/* Counted 2 (forward) or 5 (forward + backward) x-sized tensors, streamed 2 or 4. */
+static const bench_pass gn_passes[GN_PASS_COUNT] = {
+    [GN_FWD] = {"groupnorm_fwd", "groupnorm", 2, 2, 0},
+    [GN_FWD_BWD] = {"groupnorm_fwd_bwd", "groupnorm", 5, 4, 0},
+    [IN_FWD] = {"instancenorm_fwd", "instancenorm", 2, 2, 0},
+    [IN_FWD_BWD] = {"instancenorm_fwd_bwd", "instancenorm", 5, 4, 0},
+};
+
+/* Each pass's groups (-1: one group per channel, InstanceNorm) and whether it runs the backward. */
+static const struct {
+    int groups;
     int with_bwd;
-    nnr_groupnorm_params p;
+} gn_pass_groups[GN_PASS_COUNT] = {
+    [GN_FWD] = {32, 0},
+    [GN_FWD_BWD] = {32, 1},
+    [IN_FWD] = {-1, 0},
+    [IN_FWD_BWD] = {-1, 1},
+};
+
+/* One layout's shape, every pass's parameters and the per-channel arrays (C and N*G floats: cached). */
+typedef struct gn_call_args {
+    nnr_groupnorm_params p[GN_PASS_COUNT];
     nnr_shape shape;
     norm_arrays a;   /* C features, N*G statistics */
 } gn_call_args;
 
-static nnr_status gn_call(const void *arg, const bench_buffers *b)
+static nnr_status gn_call(const void *arg, const void *kernels, int pass, const bench_buffers *b)
 {
     const gn_call_args *a = arg;
+    const gn_kernels *k = kernels;
     const norm_arrays *n = &a->a;
+    const nnr_groupnorm_params *p = &a->p[pass];
     const nnr_groupnorm_cache cache = {n->mean, n->istd, NULL};
-    nnr_status st = a->fwd(&a->p, &a->shape, b->x, n->gamma, n->beta, b->y, &cache);
-    if (st.code != NNR_OK || !a->with_bwd)
+    nnr_status st = k->fwd(p, &a->shape, b->x, n->gamma, n->beta, b->y, &cache);
+    if (st.code != NNR_OK || !gn_pass_groups[pass].with_bwd)
         return st;
-    return a->bwd(&a->p, &a->shape, b->x, n->gamma, &cache, b->dy, b->dx, n->dgamma, n->dbeta);
+    return k->bwd(p, &a->shape, b->x, n->gamma, &cache, b->dy, b->dx, n->dgamma, n->dbeta);
 }
 
 /* One (n, c, h, w) problem in each requested layout; `large` selects the rotating pool. */
@@ -407,24 +385,10 @@ static int bench_gn_shape(bench_ctx *ctx, const size_t nchw[4], int large)
 {
     const size_t numel = nchw[0] * nchw[1] * nchw[2] * nchw[3], tensor_bytes = numel * sizeof(float);
     const size_t C = nchw[1], cache_len = nchw[0] * nchw[1];   /* N*G <= N*C */
-    struct {
-        const char *name;
-        nnr_groupnorm_fwd_fn fwd;
-        nnr_groupnorm_bwd_fn bwd;
-        unsigned long reps_large, reps_small;
-    } impls[2] = {{"naive", nnr_groupnorm_fwd_naive, nnr_groupnorm_bwd_naive, 3, 7}};
-    size_t n_impls = 1;
-#ifdef NNR_HAVE_AVX2_BUILD
-    if (nnr_avx2_usable()) {
-        impls[1].name = "avx2", impls[1].fwd = nnr_groupnorm_fwd_avx2, impls[1].bwd = nnr_groupnorm_bwd_avx2;
-        impls[1].reps_large = 15, impls[1].reps_small = 15;
-        n_impls = 2;
-    }
-#endif
-    size_t sets_fwd, sets_fwd_bwd;
-    norm_sets(ctx, tensor_bytes, large, &sets_fwd, &sets_fwd_bwd);
-    bench_pool pool;
-    if (!norm_pool_alloc(&pool, max_size(sets_fwd, sets_fwd_bwd), numel))
+    bench_rows rows = {.passes = gn_passes, .n_passes = GN_PASS_COUNT, .impls = gn_impls,
+                       .n_impls = BENCH_COUNT(gn_impls), .call = gn_call, .large = large,
+                       .tensor_bytes = (double)tensor_bytes};
+    if (!norm_rows_pool(ctx, &rows, numel))
         return NNR_EXIT_FAIL;
     gn_call_args a = {0};
     int status = NNR_EXIT_OK;
@@ -436,40 +400,26 @@ static int bench_gn_shape(bench_ctx *ctx, const size_t nchw[4], int large)
                           "GroupNorm %zux%zux%zux%zu: %.1f MB per tensor; each timed call takes the next of %zu "
                           "(fwd) or %zu (fwd+bwd) buffer sets, > 2 x L3 = %.0f MB, so every call streams from "
                           "DRAM.\n",
-                          nchw[0], nchw[1], nchw[2], nchw[3], tensor_bytes / 1e6, sets_fwd, sets_fwd_bwd,
-                          2.0 * ctx->l3_bytes / 1e6);
+                          nchw[0], nchw[1], nchw[2], nchw[3], tensor_bytes / 1e6, rows.sets[GN_FWD],
+                          rows.sets[GN_FWD_BWD], 2.0 * ctx->l3_bytes / 1e6);
         else
             bench_section(ctx,
                           "GroupNorm %zux%zux%zux%zu: %.2f MB per tensor, one buffer set reused: CACHE RESIDENT "
                           "by design, so %%triad can exceed 100.\n",
                           nchw[0], nchw[1], nchw[2], nchw[3], tensor_bytes / 1e6);
-        static const int layouts[] = {BENCH_NCHW, BENCH_NHWC};
-        for (size_t l = 0; l < 2 && status == NNR_EXIT_OK; l++) {
-            if (!(ctx->opt->layouts & layouts[l]))
+        for (int nhwc = 0; nhwc < 2 && status == NNR_EXIT_OK; nhwc++) {
+            if (!bench_layout_wanted(ctx, nhwc))
                 continue;
-            const int nhwc = layouts[l] == BENCH_NHWC;
-            a.shape = nhwc ? (nnr_shape){4, {nchw[0], nchw[2], nchw[3], nchw[1]}}
-                           : (nnr_shape){4, {nchw[0], nchw[1], nchw[2], nchw[3]}};
-            for (size_t i = 0; i < n_impls && status == NNR_EXIT_OK; i++)
-                for (int k = 0; k < GN_PASS_COUNT && status == NNR_EXIT_OK; k++) {
-                    const norm_pass *pass = &gn_passes[k].pass;
-                    if (!bench_wants(ctx->opt, pass->layer))
-                        continue;
-                    /* PyTorch preset for nchw, Keras' channel axis for nhwc (epsilon does not change the work) */
-                    const int groups = gn_passes[k].groups;
-                    a.p = nhwc ? nnr_groupnorm_keras(groups) : nnr_groupnorm_torch(groups);
-                    a.fwd = impls[i].fwd;
-                    a.bwd = impls[i].bwd;
-                    a.with_bwd = gn_passes[k].with_bwd;
-                    const bench_kernel bk = {pass->kernel, impls[i].name, nhwc ? "nhwc" : "nchw", &a.shape,
-                                             pass->tensors_counted * (double)tensor_bytes, 0,
-                                             large ? impls[i].reps_large : impls[i].reps_small, gn_call, &a};
-                    status = bench_time(ctx, &bk, &pool, pass->buffers_touched == 2 ? sets_fwd : sets_fwd_bwd);
-                }
+            a.shape = bench_layout_shape(nchw, nhwc);
+            /* PyTorch preset for nchw, Keras' channel axis for nhwc (epsilon does not change the work) */
+            for (int k = 0; k < GN_PASS_COUNT; k++)
+                a.p[k] = nhwc ? nnr_groupnorm_keras(gn_pass_groups[k].groups)
+                              : nnr_groupnorm_torch(gn_pass_groups[k].groups);
+            status = bench_rows_time(ctx, &rows, bench_layout_name(nhwc), &a.shape, &a);
         }
     }
     norm_arrays_free(&a.a);
-    bench_pool_free(&pool);
+    bench_pool_free(&rows.pool);
     return status;
 }
 
