@@ -7,6 +7,7 @@
 #include "config.h"
 #include <float.h>
 #include <stdio.h>
+#include <string.h>
 #include "test_util.h"
 #include "test_norm.h"
 
@@ -303,6 +304,46 @@ START_TEST(reference_ghost_batches)
 }
 END_TEST
 
+/* Ghost batches at inference: tf.keras 2 reshapes to [-1, 1] when not
+ * training, so virtual_batch_size = 2 must not reject N = 3 there: every row
+ * is normalized with the running statistics, y = (x - 1)/sqrt(4) here, and the
+ * backward is dx = dy/2. Training with N = 3 is still rejected. */
+START_TEST(reference_ghost_batches_inference)
+{
+    const float x[3] = {1, 5, -3}, dy[3] = {2, -4, 6};   /* (3, 1): N = 3 */
+    float rm[1] = {1.0f}, rv[1] = {4.0f};
+    nnr_batchnorm_state state = {rm, rv, NULL, NULL, NULL, 0};
+    nnr_batchnorm_params p = nnr_batchnorm_tf2(2);
+    p.virtual_batch_size = 2;
+    p.epsilon = 0.0;
+    const nnr_shape shape = {2, {3, 1}};
+    const float want_y[3] = {0.0f, 2.0f, -2.0f}, want_dx[3] = {1.0f, -2.0f, 3.0f};
+    bn_impl impls[2];
+    const size_t n_impl = bn_impls(impls);
+    size_t checked = 0;
+    for (size_t k = 0; k < n_impl; k++) {
+        float y[3];
+        ASSERT_OK(impls[k].fwd_infer(&p, &shape, x, (float[]){1}, (float[]){0}, y, &state));
+        for (size_t i = 0; i < 3; i++, checked++)
+            ck_assert_msg(y[i] == want_y[i], "%s fwd_infer y[%zu] = %g, want %g", impls[k].name, i, y[i], want_y[i]);
+    }
+    const nnr_batchnorm_bwd_infer_fn bwd[2] = {nnr_batchnorm_bwd_infer_naive, nnr_batchnorm_bwd_infer};
+    for (size_t k = 0; k < 2; k++) {
+        float dx[3], dgamma[1], dbeta[1];
+        ASSERT_OK(bwd[k](&p, &shape, x, (float[]){1}, &state, dy, dx, dgamma, dbeta));
+        for (size_t i = 0; i < 3; i++, checked++)
+            ck_assert_msg(dx[i] == want_dx[i], "bwd_infer %s dx[%zu] = %g, want %g", k ? "dispatch" : "naive", i,
+                          dx[i], want_dx[i]);
+    }
+    ck_assert_uint_eq(checked, 3 * n_impl + 6);
+    float y[3], mean[2], istd[2];
+    nnr_batchnorm_cache cache = {mean, istd, NULL, NULL};
+    nnr_status st = nnr_batchnorm_fwd_train_naive(&p, &shape, x, (float[]){1}, (float[]){0}, y, &cache, &state);
+    ck_assert_msg(st.code == NNR_ERR_PARAM && strstr(nnr_strerror(&st), "virtual_batch_size") != NULL,
+                  "training with N = 3, virtual_batch_size 2: got code %d (%s)", st.code, nnr_strerror(&st));
+}
+END_TEST
+
 /* Batch renormalization: r = clip(sigma_B/sigma_r), d = clip((mu_B - mu_r)/sigma_r),
  * y = gamma (r x_hat + d) + beta, then the renorm and moving statistics move. */
 START_TEST(reference_renorm)
@@ -410,6 +451,7 @@ void batchnorm_add_reference(TCase *tc)
     tcase_add_test(tc, reference_tf2_presets);
     tcase_add_test(tc, reference_inference);
     tcase_add_test(tc, reference_ghost_batches);
+    tcase_add_test(tc, reference_ghost_batches_inference);
     tcase_add_test(tc, reference_renorm);
     tcase_add_test(tc, reference_staged_equals_closed_form);
     tcase_add_test(tc, reference_center_scale_off);
