@@ -14,6 +14,7 @@
 #include "config.h"
 #include <float.h>
 #include <stdio.h>
+#include <string.h>
 #include "test_util.h"
 
 /* A byte no kernel writes into a mask (masks hold 0 and 1). */
@@ -78,6 +79,44 @@ START_TEST(reference_kat_masks)
     nnr_shape s3 = shape1(3);
     ck_assert_int_eq(nnr_dropout_fwd_train_naive(&p, &s3, x, y, mask).code, NNR_OK);
     ck_assert(mask[0] == 1 && mask[1] == 1 && mask[2] == 1);
+}
+END_TEST
+
+/*
+ * The threshold's edge, where an off-by-one (u > T for u >= T, or floor for
+ * ceil) would flip a decision but random data almost never lands (2^-24 per
+ * element): element 0 of seed 0, offset 0 has u = 6694888 (above). At rate
+ * 6694888 / 2^24 (exact in double), T = 6694888 = u: kept. Half a step more,
+ * T = ceil(6694888.5) = 6694889 > u: dropped. 64 elements, so the AVX2
+ * kernel decides element 0 in its vector path (blocks of 32), not its
+ * scalar head or tail; every other element must match the naive mask.
+ */
+START_TEST(reference_threshold_edge)
+{
+    enum { N = 64 };
+    float x[N], y[N];
+    uint8_t mask[N], mask_naive[N];
+    for (size_t i = 0; i < N; i++)
+        x[i] = 1.0f;
+    const nnr_shape s = shape1(N);
+    const double u0 = 6694888.0, one = 16777216.0;   /* 2^24 */
+    const double rates[2] = {u0 / one, (u0 + 0.5) / one};
+    const uint8_t want_first[2] = {1, 0};
+    const nnr_dropout_fwd_train_fn impls[2] = {nnr_dropout_fwd_train_naive, nnr_dropout_fwd_train};
+    size_t decided = 0;
+    for (size_t r = 0; r < 2; r++) {
+        nnr_dropout_params p = nnr_dropout_keras(rates[r]);
+        for (size_t k = 0; k < 2; k++) {
+            ck_assert_int_eq(impls[k](&p, &s, x, y, k ? mask : mask_naive).code, NNR_OK);
+            const uint8_t *m = k ? mask : mask_naive;
+            ck_assert_msg(m[0] == want_first[r], "%s, rate %.10f: mask[0] = %d, want %d (u = T%s)",
+                          k ? nnr_impl_name() : "naive", rates[r], m[0], want_first[r], r ? " - 1" : "");
+            decided++;
+        }
+        ck_assert_msg(memcmp(mask, mask_naive, N) == 0, "rate %.10f: %s mask differs from the naive mask", rates[r],
+                      nnr_impl_name());
+    }
+    ck_assert_uint_eq(decided, 4);
 }
 END_TEST
 
@@ -738,6 +777,7 @@ static Suite *dropout_suite(void)
     tcase_set_timeout(crosscheck, 60);
 
     tcase_add_test(reference, reference_kat_masks);
+    tcase_add_test(reference, reference_threshold_edge);
     tcase_add_test(reference, reference_rate_0_and_1);
     tcase_add_test(reference, reference_classic_vs_inverted);
     tcase_add_test(reference, reference_noise_shape);
