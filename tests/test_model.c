@@ -1326,6 +1326,9 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* tests/model_training_loop.c: the training loop written by hand. */
+void model_training_loop_tests(TCase *training);
+
 static Suite *model_suite(void)
 {
     Suite *s = suite_create("model");
@@ -1352,6 +1355,7 @@ static Suite *model_suite(void)
     tcase_add_test(training, test_loss_by_hand);
     tcase_add_test(training, test_dense_relu_equal_kernels);
     tcase_add_test(training, test_fit_blobs);
+    model_training_loop_tests(training);
     tcase_add_test(training, test_fit_fashion_mnist_groupnorm);
     tcase_add_test(files, test_save_load_roundtrip);
     tcase_add_test(files, test_load_rejects_bad_files);

@@ -217,7 +217,7 @@ struct nnr_layer {
     void *work;                                        /**< Scratch space shared by all layers of the model (at least work_bytes). */
     size_t work_bytes;                                 /**< Scratch this layer needs for the largest batch. */
     uint64_t seed;                                     /**< Layer's random key (dropout), derived from the model's seed. */
-    uint64_t step;                                     /**< Training steps taken by the model (dropout draws a new mask per step). */
+    uint64_t step;                                     /**< Optimizer steps taken on the model when its last forward ran (dropout draws a new mask per step). */
     int32_t flags;                                     /**< Kind-specific switch (e.g. InstanceNorm's track_running_stats). */
 };
 
@@ -302,12 +302,18 @@ nnr_status nnr_model_add_global_avgpool(nnr_model *model, const nnr_global_pool_
  * @param p      parameters (see nnr_conv_keras(), nnr_conv_torch()).
  * @return see above. */
 nnr_status nnr_model_add_conv(nnr_model *model, const nnr_conv_params *p);
-/** Adds Dropout (training: the kernel's mask, a new one every training
- *  step of nnr_model_fit(); inference: the kernel's inference rule). The
- *  mask's key is p->seed mixed with the layer's own key from the model's
- *  seed, and its counter advances by the mask's size each step, so two
- *  dropout layers never share masks. A noise_shape must leave the batch
- *  extent 0 or 1 so that a smaller last batch fits it.
+/** Adds Dropout (training: the kernel's mask; inference: the kernel's
+ *  inference rule). A training step ends with nnr_optimizer_step(), in
+ *  nnr_model_fit() or in a loop written by hand (forward in training mode,
+ *  loss, backward, optimizer step): every step draws a new mask, and every
+ *  training forward within one step draws the same one (so a backward, or
+ *  a gradient check's repeated forwards, see the mask of their forward;
+ *  PyTorch and Keras draw a new mask at every training forward, which
+ *  differs only when a step runs more than one). The mask's key is p->seed
+ *  mixed with the layer's own key from the model's seed, and its counter
+ *  advances by the mask's size each step, so two dropout layers never
+ *  share masks. A noise_shape must leave the batch extent 0 or 1 so that a
+ *  smaller last batch fits it.
  * @param model  the model.
  * @param p      parameters (see nnr_dropout_keras(), nnr_dropout_torch()).
  * @return see above. */
@@ -525,7 +531,9 @@ nnr_status nnr_optimizer_new(nnr_optimizer **opt, const nnr_optimizer_params *p,
 /** Releases an optimizer (NULL is fine). @param opt the optimizer. */
 void nnr_optimizer_free(nnr_optimizer *opt);
 /**
- * One update of every trainable tensor of the model from its grad.
+ * One update of every trainable tensor of the model from its grad; ends
+ * the model's training step, so its dropout layers draw new masks at the
+ * next training forward.
  * @param opt    the optimizer.
  * @return ::NNR_OK or ::NNR_ERR_NULL.
  */

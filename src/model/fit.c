@@ -199,8 +199,7 @@ static nnr_status fit(nnr_model *m, nnr_optimizer *opt, const nnr_dataset *d, co
             NNR_TRY(nnr_model_run_forward(m, n, 1));
             NNR_TRY(nnr_model_loss(m, labels, 1, &loss, &correct));
             NNR_TRY(nnr_model_backward_loss(m, 1.0));
-            NNR_TRY(nnr_optimizer_step(opt));
-            m->step++;
+            NNR_TRY(nnr_optimizer_step(opt));   /* also advances m->step: new dropout masks */
             loss_sum += loss * (double)n;
             right += correct;
             s.batches = b + 1;

@@ -70,7 +70,7 @@ struct nnr_model {
     int trained_forward;                  /* 1 if the last forward ran in training mode */
     int has_input_grad;                   /* 1 after a backward */
     uint64_t seed;
-    uint64_t step;                        /* training steps (nnr_model_fit), the layers' dropout step */
+    uint64_t step;                        /* optimizer steps taken, the layers' dropout step */
     char gc_names[NNR_GC_MAX_TENSORS][2 * NNR_MODEL_NAME_LEN]; /* names a model gradcheck reports */
 };
 

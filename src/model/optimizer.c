@@ -216,6 +216,9 @@ nnr_status nnr_optimizer_step(nnr_optimizer *opt)
         else
             adam_step(&opt->p, opt->t, &opt->slots[i]);
     }
+    /* The training step is over: the next training forward draws the next
+     * dropout masks, in nnr_model_fit() and in a loop written by hand alike. */
+    opt->model->step++;
     return nnr_ok();
 }
 
