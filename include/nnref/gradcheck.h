@@ -130,7 +130,7 @@ nnr_status nnr_gradcheck(const nnr_gc_problem *problem, const nnr_gc_options *op
 
 /**
  * Prints the header line of the table nnr_gc_print() writes rows of:
- * "layer pass tensor checked max_abs_err max_rel_err result".
+ * "layer pass tensor checked max_abs_err max_rel_err worst result".
  * @param[in] f  stream (nothing is printed if NULL).
  */
 void nnr_gc_print_header(FILE *f);
@@ -138,8 +138,10 @@ void nnr_gc_print_header(FILE *f);
 /**
  * Prints a report as table rows, one per tensor, aligned under
  * nnr_gc_print_header(): "layer pass tensor checked max_abs_err max_rel_err
- * PASS|FAIL". A row is FAIL if any of its entries failed or the backward was
- * not deterministic; notes follow the verdict: the failed count with the worst
+ * [worst] PASS|FAIL", worst being the index of the entry with the largest
+ * relative error ("-" when every entry was a kink). A row is FAIL if any of
+ * its entries failed or the backward was not deterministic; notes follow the
+ * verdict: the failed count with the analytic and numeric values at the worst
  * entry, the number of kinks (when non-zero) and non-determinism.
  * @param[in] f       stream.
  * @param[in] layer   layer name for the first column.

@@ -134,7 +134,7 @@ static void check_batchnorm(gc_tally *tally)
                                                     seed++, NULL, &report);
             if (st.code != NNR_OK) {
                 /* A harness that could not run proves nothing: that is a failed row. */
-                printf("%-10s %-14s %-8s %8s %12s %12s  FAIL (%s)\n", "batchnorm", pass, "-", "-", "-", "-",
+                printf("%-10s %-14s %-15s %8s %12s %12s %7s  FAIL (%s)\n", "batchnorm", pass, "-", "-", "-", "-", "-",
                        nnr_strerror(&st));
                 tally->failed++;
                 continue;
@@ -191,7 +191,7 @@ static void check_layernorm(gc_tally *tally, int rms)
             st = nnr_gradcheck_layernorm(&p, &lc->shape, seed++, NULL, &report);
         }
         if (st.code != NNR_OK) {
-            printf("%-10s %-14s %-8s %8s %12s %12s  FAIL (%s)\n", layer, pass, "-", "-", "-", "-", nnr_strerror(&st));
+            printf("%-10s %-14s %-15s %8s %12s %12s %7s  FAIL (%s)\n", layer, pass, "-", "-", "-", "-", "-", nnr_strerror(&st));
             tally->failed++;
             continue;
         }
@@ -237,7 +237,7 @@ static void check_groupnorm(gc_tally *tally)
         nnr_gc_report report;
         nnr_status st = nnr_gradcheck_groupnorm(&p, &gc->shape, seed++, NULL, &report);
         if (st.code != NNR_OK) {
-            printf("%-10s %-14s %-8s %8s %12s %12s  FAIL (%s)\n", "groupnorm", pass, "-", "-", "-", "-",
+            printf("%-10s %-14s %-15s %8s %12s %12s %7s  FAIL (%s)\n", "groupnorm", pass, "-", "-", "-", "-", "-",
                    nnr_strerror(&st));
             tally->failed++;
             continue;
@@ -260,7 +260,7 @@ static void check_instancenorm(gc_tally *tally)
         nnr_gc_report report;
         nnr_status st = nnr_gradcheck_instancenorm(&p, &shape, 4141 + (uint64_t)keras, NULL, &report);
         if (st.code != NNR_OK) {
-            printf("%-10s %-14s %-8s %8s %12s %12s  FAIL (%s)\n", "instnorm", pass, "-", "-", "-", "-",
+            printf("%-10s %-14s %-15s %8s %12s %12s %7s  FAIL (%s)\n", "instnorm", pass, "-", "-", "-", "-", "-",
                    nnr_strerror(&st));
             tally->failed++;
             continue;
@@ -304,7 +304,7 @@ static const pool_case pool_cases[] = {
 /* Prints a row for a check that could not run and counts it failed. */
 static void report_error(const char *layer, const char *pass, nnr_status st, gc_tally *tally)
 {
-    printf("%-10s %-14s %-8s %8s %12s %12s  FAIL (%s)\n", layer, pass, "-", "-", "-", "-", nnr_strerror(&st));
+    printf("%-10s %-14s %-15s %8s %12s %12s %7s  FAIL (%s)\n", layer, pass, "-", "-", "-", "-", "-", nnr_strerror(&st));
     tally->failed++;
 }
 

@@ -334,8 +334,8 @@ void nnr_gc_print_header(FILE *f)
 {
     if (f == NULL)
         return;
-    fprintf(f, "%-10s %-14s %-8s %8s %12s %12s  %s\n", "layer", "pass", "tensor", "checked", "max_abs_err",
-            "max_rel_err", "result");
+    fprintf(f, "%-10s %-14s %-15s %8s %12s %12s %7s  %s\n", "layer", "pass", "tensor", "checked", "max_abs_err",
+            "max_rel_err", "worst", "result");
 }
 
 void nnr_gc_print(FILE *f, const char *layer, const char *pass, const nnr_gc_report *report)
@@ -345,11 +345,14 @@ void nnr_gc_print(FILE *f, const char *layer, const char *pass, const nnr_gc_rep
     for (size_t t = 0; t < report->n_tensors && t < NNR_GC_MAX_TENSORS; t++) {
         const nnr_gc_tensor_report *r = &report->tensors[t];
         const int ok = report->deterministic && r->failed == 0;
-        fprintf(f, "%-10s %-14s %-8s %8zu %12.3e %12.3e  %s", layer ? layer : "", pass ? pass : "",
-                r->name ? r->name : "?", r->checked, r->max_abs_err, r->max_rel_err, ok ? "PASS" : "FAIL");
+        char worst[24] = "-";   /* the entry with the largest relative error, when one was judged */
+        if (r->checked > r->kinks)
+            snprintf(worst, sizeof worst, "[%zu]", r->worst_index);
+        fprintf(f, "%-10s %-14s %-15s %8zu %12.3e %12.3e %7s  %s", layer ? layer : "", pass ? pass : "",
+                r->name ? r->name : "?", r->checked, r->max_abs_err, r->max_rel_err, worst, ok ? "PASS" : "FAIL");
         if (r->failed != 0)
-            fprintf(f, " (%zu failed, worst [%zu]: analytic %.9g, numeric %.9g)", r->failed, r->worst_index,
-                    r->worst_analytic, r->worst_numeric);
+            fprintf(f, " (%zu failed; at the worst: analytic %.9g, numeric %.9g)", r->failed, r->worst_analytic,
+                    r->worst_numeric);
         if (r->kinks != 0)
             fprintf(f, " (%zu kinks, not judged)", r->kinks);
         if (!report->deterministic)
