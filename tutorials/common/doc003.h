@@ -65,29 +65,17 @@ static inline const void *norm_state(nnr_model *m, const char *name)
     return NULL;
 }
 
-/* 1 if the data set is installed; otherwise says why the part is skipped. */
-static inline int fashion_mnist_installed(void)
-{
-    FILE *probe = fopen(NNR_FASHION_MNIST_DIR "/train-images-idx3-ubyte.gz", "rb");
-    if (probe == NULL) {
-        printf("(skipped: %s is absent; apt-get install dataset-fashion-mnist)\n", NNR_FASHION_MNIST_DIR);
-        return 0;
-    }
-    fclose(probe);
-    return 1;
-}
-
 /* The first n images (0: all) of a Fashion-MNIST images file and the labels
  * of the same samples, as a dataset of 28x28x1 images; pixels scaled to
- * [0, 1] as the notebook's x_train / 255.0. Free with fashion_mnist_free(). */
+ * [0, 1] as the notebook's x_train / 255.0. Free with fashion_mnist_free().
+ * The files are in fashion_mnist_path()'s directory (tutorial_util.h); ask
+ * fashion_mnist_found() first. */
 static inline nnr_dataset fashion_mnist_load(const char *images_file, const char *labels_file, size_t n)
 {
     nnr_idx images, labels;
     char path[256];
-    snprintf(path, sizeof path, "%s/%s", NNR_FASHION_MNIST_DIR, images_file);
-    must(nnr_idx_read(path, &images), path);
-    snprintf(path, sizeof path, "%s/%s", NNR_FASHION_MNIST_DIR, labels_file);
-    must(nnr_idx_read(path, &labels), path);
+    must(nnr_idx_read(fashion_mnist_path(path, sizeof path, images_file), &images), path);
+    must(nnr_idx_read(fashion_mnist_path(path, sizeof path, labels_file), &labels), path);
     if (n == 0)
         n = images.dims[0];
     if (n > images.dims[0] || n > labels.dims[0] || images.count != images.dims[0] * 784) {

@@ -37,7 +37,13 @@ typedef struct checks {
     int enabled;
     int count;
     int failed;
+    int missing_data;   /* a part was skipped for want of a data set (not in --check mode) */
 } checks;
+
+/* Exit status of a run that skipped a part for want of a data set: Automake's
+ * SKIP. `make tutorials` then keeps the committed transcript and figures of
+ * the tutorial instead of overwriting them with an incomplete run's. */
+#define TUTORIAL_SKIPPED 77
 
 /* Asserts |got - want| <= tol; prints the TAP line only in --check mode. */
 static inline void check_close(checks *ck, const char *what, double got, double want, double tol)
@@ -69,6 +75,43 @@ static inline void check_skip(checks *ck, const char *what, const char *reason)
         return;
     ck->count++;
     printf("ok %d - %s # SKIP %s\n", ck->count, what, reason);
+}
+
+/* Where Fashion-MNIST is read from: the directory named by the environment
+ * variable NNREF_FASHION_MNIST_DIR when it is set and not empty (a copy of
+ * the four files elsewhere; an empty directory shows what happens without
+ * the data set), else the Debian package's, NNR_FASHION_MNIST_DIR. Writes
+ * the path of `file` in it into buf and returns buf. */
+static inline const char *fashion_mnist_path(char *buf, size_t size, const char *file)
+{
+    const char *dir = getenv("NNREF_FASHION_MNIST_DIR");
+    snprintf(buf, size, "%s/%s", dir != NULL && dir[0] != '\0' ? dir : NNR_FASHION_MNIST_DIR, file);
+    return buf;
+}
+
+/* 1 if the Fashion-MNIST file `file` is there. If not, the part `what` that
+ * needs it is skipped: in --check mode as a TAP skip, so that make check goes
+ * on; otherwise with the reason and the install command on stderr (the
+ * transcript on stdout stays free of it), and tutorial_finish() returns
+ * TUTORIAL_SKIPPED. */
+static inline int fashion_mnist_found(checks *ck, const char *file, const char *what)
+{
+    char path[4096];
+    FILE *probe = fopen(fashion_mnist_path(path, sizeof path, file), "rb");
+    if (probe != NULL) {
+        fclose(probe);
+        return 1;
+    }
+    if (ck->enabled) {
+        printf("  skipped: %s is absent (apt-get install dataset-fashion-mnist)\n", path);
+        check_skip(ck, what, "data set not installed");
+    } else {
+        fprintf(stderr, TUTORIAL_NAME ": skipped %s: %s is absent.\n"
+                "  Install the data set with:  sudo apt-get install dataset-fashion-mnist\n"
+                "  (or set NNREF_FASHION_MNIST_DIR to a directory holding its four files)\n", what, path);
+        ck->missing_data = 1;
+    }
+    return 0;
 }
 
 /* A library call that fails here is a bug in the tutorial: say why and stop. */
@@ -114,7 +157,7 @@ static inline double max_abs_diff(const double *a, const double *b, size_t n)
  * go (NULL: none written). Anything else prints the usage and exits 2. */
 static inline void tutorial_parse_args(int argc, char **argv, checks *ck, const char **datadir)
 {
-    *ck = (checks){ 0, 0, 0 };
+    *ck = (checks){ 0, 0, 0, 0 };
     *datadir = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--check") == 0)
@@ -128,14 +171,17 @@ static inline void tutorial_parse_args(int argc, char **argv, checks *ck, const 
     }
 }
 
-/* The TAP plan and a summary line in --check mode; the exit status. */
+/* The TAP plan and a summary line in --check mode; the exit status:
+ * failure, TUTORIAL_SKIPPED when a part lacked its data set, or success. */
 static inline int tutorial_finish(const checks *ck)
 {
     if (ck->enabled) {
         printf("1..%d\n", ck->count);
         printf("# tutorial checks: %d passed, %d failed\n", ck->count - ck->failed, ck->failed);
     }
-    return ck->failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    if (ck->failed != 0)
+        return EXIT_FAILURE;
+    return ck->missing_data ? TUTORIAL_SKIPPED : EXIT_SUCCESS;
 }
 
 #endif /* NNREF_TUTORIAL_UTIL_H */
