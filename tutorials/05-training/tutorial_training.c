@@ -17,17 +17,19 @@
  *                        then loss and accuracy on the 10,000 test images;
  *                        curves every 25 batches (figure training-curves.png);
  *                        for the BatchNorm network, the batch statistics of
- *                        the conv output against BatchNorm's running estimates
- *                        (figure training-bn-stats.png); after training,
- *                        histograms of the activations before and after each
- *                        network's normalization (figure training-histograms.png).
+ *                        the conv output against BatchNorm's running estimates,
+ *                        every channel (figure training-bn-stats.png); at the
+ *                        first and the last batch of the epoch, histograms of
+ *                        the activations before and after each network's
+ *                        normalization in that training forward (figure
+ *                        training-histograms.png).
  *                        Needs the Debian package dataset-fashion-mnist.
  *
  * Usage:
  *   tutorial_training                    print the transcript (trains: minutes)
  *   tutorial_training --datadir DIR      also write the figures' data files
  *   tutorial_training --check            assert the structural numbers as TAP;
- *                                        training is skipped (tests/test_model
+ *                                        training is skipped (tests/test_model_fmnist
  *                                        trains the GroupNorm network on 2,000
  *                                        images in make check)
  *
@@ -89,24 +91,45 @@ static void part_summaries(checks *ck)
 typedef struct recorder {
     FILE *curve;        /* samples seen, running loss, running accuracy */
     FILE *bn_stats;     /* BatchNorm network only: batch vs running statistics */
+    FILE *hist;         /* activations around the normalization, first and last batch */
     size_t epoch_batches;
 } recorder;
 
+/* Histogram of n values into BINS bins over [lo, hi), values outside counted
+ * in the end bins; one line per bin: centre, fraction of the n values. */
+static void histogram(FILE *f, const float *v, size_t n, double lo, double hi)
+{
+    enum { BINS = 120 };
+    size_t count[BINS] = {0};
+    for (size_t i = 0; i < n; i++) {
+        long b = (long)floor((v[i] - lo) / (hi - lo) * BINS);
+        b = b < 0 ? 0 : (b >= BINS ? BINS - 1 : b);
+        count[b]++;
+    }
+    for (int b = 0; b < BINS; b++)
+        fprintf(f, "%.4f %.6f\n", lo + (b + 0.5) * (hi - lo) / BINS, (double)count[b] / (double)n);
+    fprintf(f, "\n\n");
+}
+
+/* Called after every optimizer step. nnr_model_activation() still holds
+ * what the training forward of this batch computed (backward and the step
+ * do not touch the activations). */
 static int on_batch(nnr_model *m, const nnr_epoch_stats *s, void *user)
 {
     recorder *r = user;
-    if (r->curve != NULL && (s->batches % CURVE_EVERY == 0 || s->batches == r->epoch_batches))
+    const int first = s->batches == 1, last = s->batches == r->epoch_batches;
+    if (r->curve != NULL && (s->batches % CURVE_EVERY == 0 || last))
         fprintf(r->curve, "%zu %.6f %.6f\n", s->samples, s->loss, s->accuracy);
-    if (r->bn_stats != NULL && (s->batches % 10 == 0 || s->batches == 1)) {
+    if (r->bn_stats != NULL && (s->batches % 10 == 0 || first)) {
         /* The batch statistics BatchNorm just normalized with, computed
          * here from its input (the conv output, activation 1), against its
-         * running estimates after this batch's update. Channel 0 and 5. */
+         * running estimates after this batch's update. Every channel. */
         nnr_shape shape;
         const float *a = nnr_model_activation(m, 1, &shape);
         const float *rmean = norm_state(m, "running_mean"), *rvar = norm_state(m, "running_var");
         const size_t c_all = shape.dims[3], cells = shape.dims[0] * shape.dims[1] * shape.dims[2];
         fprintf(r->bn_stats, "%zu", s->batches);
-        for (size_t c = 0; c < c_all; c += 5) {
+        for (size_t c = 0; c < c_all; c++) {
             double mean = 0.0, var = 0.0;
             for (size_t i = 0; i < cells; i++)
                 mean += a[i * c_all + c];
@@ -118,32 +141,25 @@ static int on_batch(nnr_model *m, const nnr_epoch_stats *s, void *user)
         }
         fprintf(r->bn_stats, "\n");
     }
-    return 0;
-}
-
-/* Histogram of n values into bins over [lo, hi), with under/overflow in the
- * end bins; one line per bin: centre, fraction. */
-static void histogram(FILE *f, const float *v, size_t n, size_t stride, size_t offset, double lo, double hi)
-{
-    enum { BINS = 60 };
-    size_t count[BINS] = {0};
-    for (size_t i = offset; i < n; i += stride) {
-        long b = (long)floor((v[i] - lo) / (hi - lo) * BINS);
-        b = b < 0 ? 0 : (b >= BINS ? BINS - 1 : b);
-        count[b]++;
+    if (r->hist != NULL && (first || last)) {
+        /* The activations of this batch's training forward before (the conv
+         * output, activation 1) and after (activation 2) the normalization,
+         * every channel pooled: two blocks of histograms.dat. */
+        nnr_shape shape;
+        const float *before = nnr_model_activation(m, 1, &shape);
+        const size_t count = shape.dims[0] * shape.dims[1] * shape.dims[2] * shape.dims[3];
+        histogram(r->hist, before, count, -3.0, 3.0);
+        histogram(r->hist, nnr_model_activation(m, 2, NULL), count, -3.0, 3.0);
     }
-    const double total = (double)((n - offset + stride - 1) / stride);
-    for (int b = 0; b < BINS; b++)
-        fprintf(f, "%.4f %.6f\n", lo + (b + 0.5) * (hi - lo) / BINS, count[b] / total);
-    fprintf(f, "\n\n");
+    return 0;
 }
 
 static void part_training(checks *ck, const char *datadir)
 {
     printf("== 2. One epoch of each network on Fashion-MNIST (Adam, batch %d) ==\n\n", BATCH);
     if (ck->enabled) {
-        printf("(skipped with --check: training takes minutes; tests/test_model trains the GroupNorm\n"
-               " network on 2,000 images in make check)\n");
+        printf("(skipped with --check: training takes minutes; tests/test_model_fmnist trains the\n"
+               " GroupNorm network on 2,000 images in make check)\n");
         check_skip(ck, "one epoch of the four networks", "training is not part of --check");
         return;
     }
@@ -164,7 +180,7 @@ static void part_training(checks *ck, const char *datadir)
         const nnr_optimizer_params adam = nnr_adam_keras();
         must(nnr_optimizer_new(&opt, &adam, m), "nnr_optimizer_new");
         char name[64];
-        recorder r = {NULL, NULL, (train.count + BATCH - 1) / BATCH};
+        recorder r = {NULL, NULL, hist, (train.count + BATCH - 1) / BATCH};
         if (datadir != NULL) {
             snprintf(name, sizeof name, "curve_%s.dat", net_names[k]);
             r.curve = open_data_file(datadir, name);
@@ -187,20 +203,6 @@ static void part_training(checks *ck, const char *datadir)
             fclose(r.curve);
         if (r.bn_stats != NULL)
             fclose(r.bn_stats);
-
-        /* Activations before (conv output, activation 1) and after (activation 2)
-         * the normalization, inference mode, the first 32 test images; every
-         * channel pooled. One block per (network, before/after). */
-        if (hist != NULL) {
-            must(nnr_model_forward(m, BATCH, test.x, 0), "nnr_model_forward");
-            nnr_shape s;
-            const float *before = nnr_model_activation(m, 1, &s);
-            size_t count = 1;
-            for (size_t i = 0; i < s.rank; i++)
-                count *= s.dims[i];
-            histogram(hist, before, count, 1, 0, -3.0, 3.0);
-            histogram(hist, nnr_model_activation(m, 2, NULL), count, 1, 0, -3.0, 3.0);
-        }
         nnr_optimizer_free(opt);
         nnr_model_free(m);
     }
