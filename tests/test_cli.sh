@@ -8,7 +8,7 @@ NNREF=${NNREF_CLI:-${NNREF_BUILDDIR:-.}/src/cli/nnref}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nnref-cli.XXXXXX") || exit 99
 trap 'rm -rf "$TMP"' EXIT
 
-echo "1..26"
+echo "1..29"
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for line in "$@"; do echo "# $line"; done; }
@@ -207,3 +207,30 @@ if [ "$(rc csv_gn)" = 0 ] && [ "$((got_gn + 1))" = "$want_gn" ] \
 else
     not_ok "bench --csv groupnorm exits 0 with $want_gn rows" "groupnorm rows: $got_gn"; show csv_gn
 fi
+
+run csv_cd bench --csv --reps 1 --small-only conv2d dense
+if [ "$(rc csv_cd)" = 0 ]; then ok "bench --csv --reps 1 --small-only conv2d dense exits 0"; else
+    not_ok "bench --csv --reps 1 --small-only conv2d dense exits 0"; show csv_cd; fi
+# Compute-bound rows, one per kernel, impl and layout: Conv2D's 4 passes on 1x64x28x28 and Dense's 3 on
+# 64x768, naive (and avx2) x nchw, nhwc; with AVX2 usable also the 2 sgemm rows (layout '-').
+impl_list=naive; [ "$usable" = yes ] && impl_list="naive avx2"
+want_cd=$( { for k in conv2d_fwd conv2d_bwd_data conv2d_bwd_weights conv2d_fwd_bwd dense_fwd dense_bwd dense_fwd_bwd; do
+    for i in $impl_list; do for l in nchw nhwc; do echo "$k,$i,$l"; done; done; done
+    [ "$usable" = yes ] && printf 'sgemm,avx2,-\nsgemm,avx2,-\n'; } | sort)
+# Well formed: 10 fields, numeric ms and gflops, empty gbps and pct_triad; pct_peak numeric when the
+# FMA peak was measured (AVX2 usable), empty otherwise.
+got_cd=$(tail -n +2 "$TMP/csv_cd.out" | awk -F, -v peak="$peak" '$1 ~ /^(conv2d_|dense_|sgemm$)/ && NF == 10 \
+    && $6 ~ /^[0-9.]+$/ && $7 == "" && $8 == "" && $9 ~ /^[0-9.]+$/ && $9 > 0 \
+    && ((peak == 1 && $10 ~ /^[0-9.]+$/ && $10 > 0) || (peak == 0 && $10 == ""))' | cut -d, -f1,2,4 | sort)
+n_cd=$(printf '%s\n' "$want_cd" | wc -l)
+# Whole output: header, triad, the startup fma_peak and one before each of the 2 families (AVX2 usable), the rows.
+if [ "$got_cd" = "$want_cd" ] && [ "$(wc -l <"$TMP/csv_cd.out")" = "$((2 + 3 * peak + n_cd))" ]; then
+    ok "bench CSV conv2d dense: $n_cd well-formed rows, numeric gflops (and pct_peak when AVX2 is usable), empty gbps and pct_triad"
+else
+    not_ok "bench CSV conv2d dense: $n_cd well-formed rows" "want: $(echo $want_cd)" "got: $(echo $got_cd)"; show csv_cd
+fi
+# The FMA peak again before each compute-bound family: 3 fma_peak rows in all when AVX2 is usable, else none.
+got_cd_peak=$(awk -F, '$1 == "fma_peak" && NF == 10 && $7 == "" && $8 == "" && $9 ~ /^[0-9.]+$/ && $9 > 0 \
+    && $10 == "100.0"' "$TMP/csv_cd.out" | wc -l)
+check "bench CSV conv2d dense: $((3 * peak)) well-formed fma_peak row(s) (AVX2 usable: $usable)" \
+    test "$got_cd_peak" = "$((3 * peak))" -a "$(grep -c '^fma_peak,' "$TMP/csv_cd.out")" = "$((3 * peak))"

@@ -25,7 +25,8 @@
  *      bench_time() derives GB/s and %triad, or GFLOP/s and %peak.
  *   2. A declaration below and one row in bench_families[] (bench_core.c):
  *      the layer names it answers to (each must be in nnr_cli_layers[],
- *      cli_util.c), the function, and its paragraph of `--help` text.
+ *      cli_util.c), the function, its paragraph of `--help` text, and 1 if
+ *      it is compute bound (the FMA peak is then measured again before it).
  *   3. The file in src_cli_nnref_SOURCES (Makefile.am).
  */
 #ifndef NNR_CLI_BENCH_H
@@ -53,7 +54,8 @@ typedef struct bench_ctx {
     const bench_options *opt;
     size_t l3_bytes;        /* L3 size (64 MiB assumed when unknown): sizes the rotating pools */
     double triad_gbps;      /* same-run STREAM triad, the 100 % of memory-bound rows */
-    double peak_gflops;     /* same-run single-thread AVX2 FMA peak; 0 when unavailable */
+    double peak_gflops;     /* single-thread AVX2 FMA peak of the rows being timed: the larger of the startup
+                               measurement and the one just before a compute-bound family; 0 when unavailable */
     int header_printed;
 } bench_ctx;
 
@@ -245,6 +247,7 @@ typedef struct bench_family {
     const char *layers[4];   /* layer names that select it (NULL-terminated) */
     bench_family_fn run;
     const char *help;        /* its paragraph in `nnref bench --help` */
+    int compute_bound;       /* 1: rows report GFLOP/s and %peak, and the FMA peak is measured again before them */
 } bench_family;
 
 /* The registry, in bench_core.c; nnr_cmd_bench walks it in order. */

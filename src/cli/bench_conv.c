@@ -98,7 +98,7 @@ static int bench_conv_shape(bench_ctx *ctx, const size_t nchw[4], int large)
     bench_section(ctx,
                   "Conv2D 3x3 pad 1, %zu -> %zu channels, on %zux%zux%zux%zu%s: %.2f GFLOP per pass "
                   "(2 flops per tap), fwd_bwd 3 passes; nchw with PyTorch weights (C_out, C_in, 3, 3), nhwc with "
-                  "Keras' (3, 3, C_in, C_out). %%peak is of the same-run 1-thread FMA peak.\n",
+                  "Keras' (3, 3, C_in, C_out). %%peak is of the 1-thread FMA peak stated above.\n",
                   c, c, n, c, h, wd, large ? " (the issue's shape)" : " (cache resident)", flops * 1e-9);
 
     int status = NNR_EXIT_OK;

@@ -101,7 +101,7 @@ static int bench_dense_shape(bench_ctx *ctx, const size_t dims[4], int large)
     bench_section(ctx,
                   "Dense %zu -> %zu on a batch of %zu%s: %.2f GFLOP forward (2 flops per weight and row), bwd "
                   "(dx, dW, db) 2x, fwd_bwd 3x; nchw rows: PyTorch weight (out, in), nhwc rows: Keras kernel "
-                  "(in, units).%s %%peak is of the same-run 1-thread FMA peak.\n",
+                  "(in, units).%s %%peak is of the 1-thread FMA peak stated above.\n",
                   in, units, batch, large ? "" : " (cache resident)", flops * 1e-9,
                   large ? " The naive kernel runs on the small batch only (seconds per call here)." : "");
 

@@ -156,6 +156,11 @@ static nnr_status bn_call(const void *arg, const void *kernels, int pass, const 
  * preset; nchw axis 1, nhwc axis -1). `large` selects the rotating pool;
  * otherwise one buffer set is reused.
  */
+/* What BatchNorm's rows count and with which parameters, below each of its paragraphs. */
+#define BN_SECTION_NOTE                                                                                    \
+    "GB/s counts compulsory traffic: fwd_train and fwd_infer 2 tensors (x, y), fwd_bwd_train 5 (x, y, x, " \
+    "dy, dx). Parameters: PyTorch preset, axis 1 (nchw) or -1 (nhwc).\n"
+
 static int bench_bn_shape(bench_ctx *ctx, const size_t nchw[4], int large)
 {
     const size_t numel = nchw[0] * nchw[1] * nchw[2] * nchw[3], tensor_bytes = numel * sizeof(float);
@@ -167,16 +172,16 @@ static int bench_bn_shape(bench_ctx *ctx, const size_t nchw[4], int large)
     const size_t sets_fwd = rows.sets[PASS_FWD_TRAIN], sets_fwd_bwd = rows.sets[PASS_FWD_BWD_TRAIN];
     if (large)
         bench_section(ctx,
-                      "%zux%zux%zux%zu: %.1f MB per tensor; each timed call takes the next of %zu (fwd) or %zu "
-                      "(fwd+bwd) buffer sets, %.0f and %.0f MB touched > 2 x L3 = %.0f MB, so every call "
-                      "streams from DRAM.\n",
+                      "BatchNorm %zux%zux%zux%zu: %.1f MB per tensor; each timed call takes the next of %zu (fwd) or "
+                      "%zu (fwd+bwd) buffer sets, %.0f and %.0f MB touched > 2 x L3 = %.0f MB, so every call "
+                      "streams from DRAM.\n" BN_SECTION_NOTE,
                       nchw[0], nchw[1], nchw[2], nchw[3], tensor_bytes / 1e6, sets_fwd, sets_fwd_bwd,
                       sets_fwd * 2.0 * tensor_bytes / 1e6, sets_fwd_bwd * 4.0 * tensor_bytes / 1e6,
                       2.0 * ctx->l3_bytes / 1e6);
     else
         bench_section(ctx,
-                      "%zux%zux%zux%zu: %.2f MB per tensor, one buffer set reused: CACHE RESIDENT by design, "
-                      "so %%triad can exceed 100.\n",
+                      "BatchNorm %zux%zux%zux%zu: %.2f MB per tensor, one buffer set reused: CACHE RESIDENT by "
+                      "design, so %%triad can exceed 100.\n" BN_SECTION_NOTE,
                       nchw[0], nchw[1], nchw[2], nchw[3], tensor_bytes / 1e6);
 
     int status = NNR_EXIT_OK;
