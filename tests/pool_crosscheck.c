@@ -20,6 +20,11 @@
  *    adds the same dy values in the same output order (maxpool_avx2.c), so
  *    there is no rounding to allow for. Against double the forward must
  *    also be exact (a max selects, it does not round).
+ *  - Max backward given argmax the forward never saves, in-plane indices
+ *    of other windows' cells (all 0, permuted, a neighbour's, one foreign
+ *    entry at every cell): still the naive float dx bit for bit, since the
+ *    contract (and PyTorch) scatters to any in-plane index; an index
+ *    outside the plane is still rejected with dx untouched.
  *  - Average forward and backward: equal to the naive float kernel bit for
  *    bit too: the AVX2 kernels sum in double in the naive order and divide
  *    (or multiply by an exact power-of-two reciprocal) as it does
@@ -431,12 +436,294 @@ START_TEST(crosscheck_global_avx2_vs_naive)
 }
 END_TEST
 
+/* ---- Foreign argmax: in-plane indices that name another window's cell -------- */
+
+/*
+ * The backward's contract is dx = 0, then dx[argmax[o]] += dy[o] in output
+ * order, for any argmax inside the plane: PyTorch's max_pool backward
+ * scatters to whatever indices it is given, without asking whether each lies
+ * in its own output's window. The forward never saves such an index, but a
+ * caller may pass one; the AVX2 kernel must then still give the naive
+ * kernel's dx bit for bit (the same dy values summed in the same output
+ * order, so again no rounding to allow for), in both layouts, for disjoint
+ * windows (where it otherwise writes each dx cell once, from its own window)
+ * and overlapping ones.
+ */
+
+/* N, C, and the spatial cells of one (n, c) plane of x and of y. */
+typedef struct px_planes {
+    size_t n, c, in_plane, out_plane;
+    int channels_last;
+} px_planes;
+
+static px_planes case_planes(const px_case *pc, const nnr_shape *out)
+{
+    const int last = pc->p.layout == NNR_CHANNELS_LAST;
+    const size_t rank = pc->shape.rank;
+    px_planes g = {pc->shape.dims[0], pc->shape.dims[last ? rank - 1 : 1], 1, 1, last};
+    for (size_t d = last ? 1 : 2; d < (last ? rank - 1 : rank); d++) {
+        g.in_plane *= pc->shape.dims[d];
+        g.out_plane *= out->dims[d];
+    }
+    return g;
+}
+
+/* Where spatial cell s of plane (n, c) sits in a tensor of `plane` cells per plane. */
+static size_t plane_at(const px_planes *g, size_t plane, size_t n, size_t c, size_t s)
+{
+    return g->channels_last ? (n * plane + s) * g->c + c : (n * g->c + c) * plane + s;
+}
+
+/* The foreign argmax patterns, built from the forward's own argmax. */
+enum {
+    FOREIGN_ZERO,        /* every entry 0: the plane's first cell */
+    FOREIGN_REVERSED,    /* each plane's saved indices in reverse output order */
+    FOREIGN_NEIGHBOUR,   /* each output takes the next output's saved index (the last, the one before) */
+    FOREIGN_MIXED,       /* every third output reversed, the others as saved */
+    FOREIGN_LAST_ONLY,   /* as saved, except the tensor's last entry: 0 */
+    FOREIGN_PATTERNS
+};
+static const char *const foreign_names[FOREIGN_PATTERNS] = {
+    "all 0", "reversed in each plane", "the next output's index", "every third reversed", "the last entry 0"};
+
+static void make_foreign(int pattern, const px_planes *g, const int32_t *saved, int32_t *am)
+{
+    const size_t P = g->out_plane;
+    for (size_t n = 0; n < g->n; n++)
+        for (size_t c = 0; c < g->c; c++)
+            for (size_t o = 0; o < P; o++) {
+                const size_t rev = P - 1 - o, next = o + 1 < P ? o + 1 : (o > 0 ? o - 1 : o);
+                size_t from = o;
+                if (pattern == FOREIGN_REVERSED || (pattern == FOREIGN_MIXED && o % 3 == 1))
+                    from = rev;
+                else if (pattern == FOREIGN_NEIGHBOUR)
+                    from = next;
+                am[plane_at(g, P, n, c, o)] = pattern == FOREIGN_ZERO ? 0 : saved[plane_at(g, P, n, c, from)];
+            }
+    if (pattern == FOREIGN_LAST_ONLY)
+        am[g->n * g->c * P - 1] = 0;
+}
+
+/* One case, every pattern: AVX2 dx against naive float dx, bitwise, into t
+ * (cases: patterns run). */
+static void judge_foreign(tu_tally *t, const px_case *pc)
+{
+    const nnr_pool_params *p = &pc->p;
+    char desc[300];
+    describe(pc, desc, sizeof desc);
+    size_t count, oc;
+    nnr_shape out;
+    case_sizes(pc, &count, &oc, &out);
+    const px_planes g = case_planes(pc, &out);
+    const size_t off = 1;   /* unaligned AVX2 buffers, as above */
+    float *x = tu_alloc_f(count), *y = tu_alloc_f(oc), *dy = tu_alloc_f(oc + off);
+    float *dxa = tu_alloc_f(count + off), *dxn = tu_alloc_f(count);
+    int32_t *saved = malloc(oc * sizeof *saved), *am = malloc((oc + off) * sizeof *am);
+    ck_assert_ptr_nonnull(saved);
+    ck_assert_ptr_nonnull(am);
+    tu_randn_f(x, count, 1700 + (uint64_t)t->cases, 0.5, 2.0);
+    tu_randn_f(dy + off, oc, 1900 + (uint64_t)t->cases, 0.0, 1.0);
+    ck_assert_int_eq(nnr_maxpool_fwd_naive(p, &pc->shape, x, y, saved).code, NNR_OK);
+    for (int pattern = 0; pattern < FOREIGN_PATTERNS; pattern++) {
+        t->cases++;
+        make_foreign(pattern, &g, saved, am + off);
+        nnr_status st = nnr_maxpool_bwd_naive(p, &pc->shape, dy + off, am + off, dxn);
+        if (!tu_judge(t, st.code == NNR_OK, 0, 0)) {
+            tu_note(t, "naive rejected argmax '%s', %s: %s", foreign_names[pattern], desc, nnr_strerror(&st));
+            continue;
+        }
+        tu_fill_canary(dxa + off, count);
+        st = nnr_maxpool_bwd_avx2(p, &pc->shape, dy + off, am + off, dxa + off);
+        if (!tu_judge(t, st.code == NNR_OK, 0, 0)) {
+            tu_note(t, "avx2 rejected argmax '%s', %s: %s", foreign_names[pattern], desc, nnr_strerror(&st));
+            continue;
+        }
+        for (size_t i = 0; i < count; i++)
+            if (!tu_judge(t, same_bits(dxa[off + i], dxn[i]), 0, 0))
+                tu_note(t, "argmax '%s', %s: dx[%zu] avx2 %.9g naive %.9g (not bitwise equal)", foreign_names[pattern],
+                        desc, i, dxa[off + i], dxn[i]);
+    }
+    free(x), free(y), free(dy), free(dxa), free(dxn), free(saved), free(am);
+}
+
+/*
+ * One foreign entry among saved ones, at every cell of the plane: the
+ * entries at the first, a middle and the last output (a border window, an
+ * interior one, the last lane of a row or of the channels) take each cell
+ * q of the plane in turn, every other entry as the forward saved it. The
+ * AVX2 backward must tell a cell of the entry's own window from any other
+ * (an index wrongly taken as its own would be dropped on the write-once
+ * path), so dx must equal the naive one for every q. The forward runs on x
+ * falling (rising) with the cell index, so each saved entry is its window's
+ * first (last) in-bounds cell: a kernel whose window test took one of those
+ * for foreign would send the whole call down the scatter path, where any
+ * wrong answer for q is hidden; here every other entry passes any test that
+ * knows first and last cells. Into t (cases: baselines x entries run).
+ */
+static void judge_one_foreign(tu_tally *t, const px_case *pc, int rising)
+{
+    const nnr_pool_params *p = &pc->p;
+    char desc[300];
+    describe(pc, desc, sizeof desc);
+    size_t count, oc;
+    nnr_shape out;
+    case_sizes(pc, &count, &oc, &out);
+    const px_planes g = case_planes(pc, &out);
+    float *x = tu_alloc_f(count), *y = tu_alloc_f(oc), *dy = tu_alloc_f(oc), *dxa = tu_alloc_f(count);
+    float *dxn = tu_alloc_f(count);
+    int32_t *am = malloc(oc * sizeof *am);
+    ck_assert_ptr_nonnull(am);
+    for (size_t n = 0; n < g.n; n++)
+        for (size_t c = 0; c < g.c; c++)
+            for (size_t s = 0; s < g.in_plane; s++)
+                x[plane_at(&g, g.in_plane, n, c, s)] = rising ? (float)s : -(float)s;
+    tu_randn_f(dy, oc, 2700 + (uint64_t)t->cases, 0.0, 1.0);
+    ck_assert_int_eq(nnr_maxpool_fwd_naive(p, &pc->shape, x, y, am).code, NNR_OK);
+    const size_t at[3] = {0, oc / 2, oc - 1};
+    for (int k = 0; k < 3; k++) {
+        t->cases++;
+        const int32_t keep = am[at[k]];
+        for (size_t q = 0; q < g.in_plane; q++) {
+            am[at[k]] = (int32_t)q;
+            nnr_status sn = nnr_maxpool_bwd_naive(p, &pc->shape, dy, am, dxn);
+            nnr_status sa = nnr_maxpool_bwd_avx2(p, &pc->shape, dy, am, dxa);
+            if (!tu_judge(t, sn.code == NNR_OK && sa.code == NNR_OK, 0, 0)) {
+                tu_note(t, "argmax[%zu] = %zu, %s: naive %s, avx2 %s", at[k], q, desc, nnr_strerror(&sn),
+                        nnr_strerror(&sa));
+                continue;
+            }
+            size_t differ = 0, first = 0;
+            for (size_t i = count; i-- > 0;)
+                if (!same_bits(dxa[i], dxn[i]))
+                    differ++, first = i;
+            if (!tu_judge(t, differ == 0, 0, 0))
+                tu_note(t, "x %s, argmax[%zu] = %zu (saved %d), %s: %zu dx differ, first [%zu] avx2 %.9g naive %.9g",
+                        rising ? "rising" : "falling", at[k], q, (int)keep, desc, differ, first, dxa[first],
+                        dxn[first]);
+        }
+        am[at[k]] = keep;
+    }
+    free(x), free(y), free(dy), free(dxa), free(dxn), free(am);
+}
+
+/* 1 if no input cell of the case lies in two windows (the write-once path). */
+static int case_disjoint(const px_case *pc)
+{
+    for (int a = 0; a < pc->p.dims; a++)
+        if (pc->p.stride[a] < (pc->p.window[a] - 1) * pc->p.dilation[a] + 1)
+            return 0;
+    return 1;
+}
+
+START_TEST(crosscheck_max_bwd_foreign_argmax)
+{
+    if (!nnr_avx2_usable())
+        return;
+    build_cases();
+    tu_tally t = {0};
+    size_t runs[2][2] = {{0, 0}, {0, 0}};   /* [channels_last][disjoint] */
+    for (int i = 0; i < px_n_cases; i++) {
+        judge_foreign(&t, &px_cases[i]);
+        runs[px_cases[i].p.layout == NNR_CHANNELS_LAST][case_disjoint(&px_cases[i])]++;
+    }
+    /* every case of the table, five patterns each, both layouts with disjoint and overlapping windows */
+    ck_assert_uint_eq(t.cases, (size_t)px_n_cases * FOREIGN_PATTERNS);
+    ck_assert_msg(runs[0][0] > 0 && runs[0][1] > 0 && runs[1][0] > 0 && runs[1][1] > 0,
+                  "cases nchw overlapping %zu disjoint %zu, nhwc overlapping %zu disjoint %zu", runs[0][0], runs[0][1],
+                  runs[1][0], runs[1][1]);
+    ck_assert_msg(t.bad == 0, "%zu of %zu checks of foreign argmax failed (%zu case runs); first: %s", t.bad,
+                  t.checked, t.cases, t.first);
+}
+END_TEST
+
+START_TEST(crosscheck_max_bwd_one_foreign_entry)
+{
+    if (!nnr_avx2_usable())
+        return;
+    build_cases();
+    tu_tally t = {0};
+    for (int i = 0; i < px_n_cases; i++)
+        for (int rising = 0; rising < 2; rising++)
+            judge_one_foreign(&t, &px_cases[i], rising);
+    /* every case of the table, two baselines of three entries each */
+    ck_assert_uint_eq(t.cases, (size_t)px_n_cases * 6);
+    ck_assert_msg(t.bad == 0, "%zu of %zu backward calls with one foreign argmax differ from naive; first: %s", t.bad,
+                  t.checked, t.first);
+}
+END_TEST
+
+/*
+ * An argmax outside the plane is still rejected by the AVX2 backward, which
+ * tests every argmax against its own window before it reads the shared
+ * bounds check: NNR_ERR_PARAM, the sentence naming the entry and its value,
+ * dx untouched. Over the whole case table (the disjoint 2x2 stride 2 cases
+ * take the vectorized window test), four values just and far outside
+ * [-1, in_plane), at the first, a middle and the last entry.
+ */
+START_TEST(crosscheck_max_bwd_out_of_plane_rejected)
+{
+    if (!nnr_avx2_usable())
+        return;
+    build_cases();
+    tu_tally t = {0};
+    size_t fast_2x2[2] = {0, 0};   /* disjoint 2x2 stride 2 cases, per layout */
+    for (int i = 0; i < px_n_cases; i++) {
+        const px_case *pc = &px_cases[i];
+        char desc[300];
+        describe(pc, desc, sizeof desc);
+        size_t count, oc;
+        nnr_shape out;
+        case_sizes(pc, &count, &oc, &out);
+        const px_planes g = case_planes(pc, &out);
+        int is_2x2 = 1;
+        for (int a = 0; a < pc->p.dims; a++)
+            is_2x2 &= pc->p.window[a] == 2 && pc->p.stride[a] == 2 && pc->p.dilation[a] == 1;
+        fast_2x2[g.channels_last] += is_2x2 && pc->p.dims >= 2;
+        float *x = tu_alloc_f(count), *y = tu_alloc_f(oc), *dy = tu_alloc_f(oc), *dx = tu_alloc_f(count);
+        int32_t *am = malloc(oc * sizeof *am);
+        ck_assert_ptr_nonnull(am);
+        tu_randn_f(x, count, 2100 + (uint64_t)i, 0.5, 2.0);
+        tu_randn_f(dy, oc, 2300 + (uint64_t)i, 0.0, 1.0);
+        ck_assert_int_eq(nnr_maxpool_fwd_naive(&pc->p, &pc->shape, x, y, am).code, NNR_OK);
+        const int32_t bad[4] = {(int32_t)g.in_plane, -2, INT32_MIN, INT32_MAX};
+        const size_t at[3] = {0, oc / 2, oc - 1};
+        for (int b = 0; b < 4; b++)
+            for (int k = 0; k < 3; k++) {
+                t.cases++;
+                const int32_t keep = am[at[k]];
+                am[at[k]] = bad[b];
+                tu_fill_canary(dx, count);
+                nnr_status st = nnr_maxpool_bwd_avx2(&pc->p, &pc->shape, dy, am, dx);
+                am[at[k]] = keep;
+                char want[80];
+                snprintf(want, sizeof want, "argmax[%zu] is %d, outside [-1, %zu)", at[k], (int)bad[b], g.in_plane);
+                if (!tu_judge(&t, st.code == NNR_ERR_PARAM, 0, 0))
+                    tu_note(&t, "argmax[%zu] = %d, %s: code %d (%s), want NNR_ERR_PARAM", at[k], (int)bad[b], desc,
+                            (int)st.code, nnr_strerror(&st));
+                if (!tu_judge(&t, strstr(st.message, want) != NULL, 0, 0))
+                    tu_note(&t, "%s: '%s' does not say '%s'", desc, st.message, want);
+                if (!tu_judge(&t, tu_all_canary(dx, count), 0, 0))
+                    tu_note(&t, "argmax[%zu] = %d, %s: dx written", at[k], (int)bad[b], desc);
+            }
+        free(x), free(y), free(dy), free(dx), free(am);
+    }
+    ck_assert_uint_eq(t.cases, (size_t)px_n_cases * 12);
+    ck_assert_msg(fast_2x2[0] > 0 && fast_2x2[1] > 0, "2x2 stride 2 cases: nchw %zu nhwc %zu", fast_2x2[0],
+                  fast_2x2[1]);
+    ck_assert_msg(t.bad == 0, "%zu of %zu checks of rejected argmax failed (%zu calls); first: %s", t.bad, t.checked,
+                  t.cases, t.first);
+}
+END_TEST
+
 void pool_add_crosscheck(TCase *tc)
 {
     build_cases();
     build_global_cases();
     tcase_add_loop_test(tc, crosscheck_windowed_avx2_vs_naive, 0, px_n_cases);
     tcase_add_loop_test(tc, crosscheck_global_avx2_vs_naive, 0, gx_n_cases);
+    tcase_add_test(tc, crosscheck_max_bwd_foreign_argmax);
+    tcase_add_test(tc, crosscheck_max_bwd_one_foreign_entry);
+    tcase_add_test(tc, crosscheck_max_bwd_out_of_plane_rejected);
 }
 
 #else

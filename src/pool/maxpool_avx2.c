@@ -21,15 +21,25 @@
  *    pair of loads per row). Border outputs and strides >= 3 are done one
  *    window at a time (max_window).
  *
- * Backward: dx = 0, then dx[argmax[o]] += dy[o] in output order.
+ * Backward: dx = 0, then dx[argmax[o]] += dy[o] in output order, for every
+ * argmax in [-1, in_plane), whether or not it names a cell of o's own
+ * window (the forward saves only those; PyTorch scatters to any index).
+ *  - The fast paths find each argmax among its own window's cells, so they
+ *    run only when every argmax is one (or -1 for a window without cells):
+ *    one vectorized read of argmax tests that first (the 2x2 window: the
+ *    offset from the window's first cell is 0, 1, W or W+1). An argmax that
+ *    passes is inside the plane, so the test replaces the shared bounds
+ *    check, which runs only when the test fails.
  *  - Disjoint windows (stride >= effective window on every axis): each dx
  *    cell receives at most one dy, so dx is written once, row by row in
  *    input order: 0 + dy where argmax names the cell, 0 elsewhere (adding 0
  *    keeps the naive kernel's +0 for a dy of -0). No separate zero pass.
- *  - Overlapping windows: each (n, c) plane (channels_first) or sample
- *    (channels_last) is zeroed and then accumulated in output order, so
- *    every dx cell sums the same values in the same order as the naive
- *    kernel.
+ *  - Overlapping windows, channels_last: each sample is zeroed, then every
+ *    output's taps add dy in output order, 8 channels per vector.
+ *  - Otherwise (overlapping channels_first windows, which skip the test, or
+ *    an argmax outside its window): the bounds check, then each (n, c)
+ *    plane or sample zeroed and scattered as the naive kernel does, so
+ *    every dx cell sums the same values in the same order.
  */
 #include "config.h"
 
@@ -397,7 +407,231 @@ nnr_status nnr_maxpool_fwd_avx2(const nnr_pool_params *p, const nnr_shape *in_sh
     return st;
 }
 
-/* ---- Backward ------------------------------------------------------------- */
+/* ---- Backward: is every argmax a cell of its own window? ----------------- */
+
+/*
+ * The disjoint path and the channels_last overlapping path below look for
+ * each argmax among the cells of its own output's window, which is where
+ * the forward saves it. An index that names any other cell of the plane is
+ * accepted too (the naive kernel, like PyTorch, scatters to it), so every
+ * argmax is tested first: one of its window's cells, or -1 for a window
+ * without any (what the forward saves there). An index that passes lies in
+ * the plane, so the test stands in for the shared bounds check; only when
+ * it fails does that check run, before the naive kernel's scatter.
+ */
+
+/* The in-bounds rows of the windows of output row (od, oh): n_d x n_h rows,
+ * the first at flat cell index `first` (its column 0), the next ones step_h
+ * (height) and step_d (depth) cells further. n_d or n_h 0: no cell at all. */
+typedef struct max_rows {
+    size_t first, n_d, n_h, step_d, step_h;
+} max_rows;
+
+NNR_INLINE max_rows max_rows_of(const pool_view *v, size_t od, size_t oh)
+{
+    const pool_axis *ad = &v->axis[0], *ah = &v->axis[1];
+    const size_t W = v->axis[2].in;
+    size_t d0, d1, h0, h1;
+    pool_window_taps(ad, od, &d0, &d1);
+    pool_window_taps(ah, oh, &h0, &h1);
+    max_rows r = {0, d1 - d0, h1 - h0, ad->dilation * ah->in * W, ah->dilation * W};
+    if (r.n_d > 0 && r.n_h > 0) {
+        const size_t id = (size_t)(pool_window_start(ad, od) + (ptrdiff_t)(d0 * ad->dilation));
+        const size_t ih = (size_t)(pool_window_start(ah, oh) + (ptrdiff_t)(h0 * ah->dilation));
+        r.first = (id * ah->in + ih) * W;
+    }
+    return r;
+}
+
+/*
+ * Lanes of a (8 argmax entries) that name a cell of their window: in each
+ * row of r the columns col + t*dw, t < nt, where col (per lane) is the
+ * window's first in-bounds column; -1 when the window has no cell. Per row,
+ * d = a - (row + col) is the entry's offset from the row's first tap, in
+ * int32 arithmetic that wraps as the entry does: a cell of the window iff
+ * d = t*dw for some t < nt (with dw = 1: d <= nt - 1 unsigned). Every cell
+ * tested against is inside the plane, so a passing entry is too.
+ */
+NNR_INLINE __m256i max_in_window(const max_rows *r, __m256i a, __m256i col, size_t nt, size_t dw)
+{
+    if (r->n_d == 0 || r->n_h == 0 || nt == 0)
+        return _mm256_cmpeq_epi32(a, _mm256_set1_epi32(-1));
+    const __m256i last = _mm256_set1_epi32((int32_t)(nt - 1));
+    __m256i in = _mm256_setzero_si256();
+    for (size_t jd = 0; jd < r->n_d; jd++)
+        for (size_t jh = 0; jh < r->n_h; jh++) {
+            const size_t row = r->first + jd * r->step_d + jh * r->step_h;
+            const __m256i d = _mm256_sub_epi32(a, _mm256_add_epi32(_mm256_set1_epi32((int32_t)row), col));
+            if (dw == 1) {
+                in = _mm256_or_si256(in, _mm256_cmpeq_epi32(_mm256_min_epu32(d, last), d));
+                continue;
+            }
+            for (size_t t = 0; t < nt; t++)
+                in = _mm256_or_si256(in, _mm256_cmpeq_epi32(d, _mm256_set1_epi32((int32_t)(t * dw))));
+        }
+    return in;
+}
+
+/* The common case, straight-line: a 2x2 window (one depth row, two height
+ * rows `below` cells apart, two adjacent columns) whose first cell is
+ * `first`: d = a - first is 0 or 1 (top row) or below, below + 1. */
+NNR_INLINE __m256i max_in_window_2x2(__m256i a, __m256i first, __m256i below)
+{
+    const __m256i d = _mm256_sub_epi32(a, first), one = _mm256_set1_epi32(1);
+    const __m256i top = _mm256_or_si256(_mm256_cmpeq_epi32(d, _mm256_setzero_si256()), _mm256_cmpeq_epi32(d, one));
+    const __m256i bottom = _mm256_or_si256(_mm256_cmpeq_epi32(d, below),
+                                           _mm256_cmpeq_epi32(d, _mm256_add_epi32(below, one)));
+    return _mm256_or_si256(top, bottom);
+}
+
+/* 1 if every lane of `ok` is set. */
+NNR_INLINE int max_all_lanes(__m256i ok)
+{
+    return _mm256_movemask_ps(_mm256_castsi256_ps(ok)) == 0xFF;
+}
+
+/* Output ow of a row whose rows are r, alone (a window clipped along width):
+ * is its entry a cell of its window? */
+static int max_one_in_window(const pool_axis *aw, const max_rows *r, size_t ow, int32_t a)
+{
+    size_t j0, j1;
+    pool_window_taps(aw, ow, &j0, &j1);
+    const ptrdiff_t col = pool_window_start(aw, ow) + (ptrdiff_t)(j0 * aw->dilation);
+    return max_all_lanes(max_in_window(r, _mm256_set1_epi32(a), _mm256_set1_epi32((int32_t)col), j1 - j0,
+                                       aw->dilation));
+}
+
+/* 8 entries a, lane k's window with rows r and, along width, kw taps dw
+ * apart from column col[k]: which are cells of their window? The 2x2
+ * window (two_by_two: one depth row, two height rows `below` cells apart,
+ * two adjacent columns) takes the straight-line test. */
+NNR_INLINE __m256i max_block_in_window(const max_rows *r, int two_by_two, __m256i below, __m256i a, __m256i col,
+                                       size_t kw, size_t dw)
+{
+    if (two_by_two)
+        return max_in_window_2x2(a, _mm256_add_epi32(_mm256_set1_epi32((int32_t)r->first), col), below);
+    return max_in_window(r, a, col, kw, dw);
+}
+
+/*
+ * channels_first plane ap: is every entry a cell of its window? Per output
+ * row, the outputs clipped along width one at a time, the interior ones 8
+ * per vector (lane k: column start + k*stride), their verdicts ANDed over
+ * the row. A row of 8 or more interior outputs ends with the whole block
+ * that ends at the last (some tested twice) instead of a masked block.
+ */
+static int max_plane_in_windows(const pool_view *v, const int32_t *ap)
+{
+    const pool_axis *ah = &v->axis[1], *aw = &v->axis[2];
+    const size_t OW = aw->out, kw = aw->window, dw = aw->dilation;
+    size_t lo, hi;
+    pool_interior(aw, &lo, &hi);
+    const size_t count = hi - lo;
+    const int masked = count < NNR_F32_PER_YMM;
+    const __m256i all = _mm256_set1_epi32(-1), mask_n = mask_first(masked ? count : NNR_F32_PER_YMM);
+    const __m256i past_n = _mm256_andnot_si256(mask_n, all);
+    const __m256i lane_cols = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                                 _mm256_set1_epi32((int32_t)aw->stride));
+    const __m256i block_cols = _mm256_set1_epi32((int32_t)(NNR_F32_PER_YMM * aw->stride));
+    /* columns of the first interior block's windows, and of the last whole block's */
+    const size_t ow_end = masked ? lo : hi - NNR_F32_PER_YMM;
+    const __m256i cols_lo = _mm256_add_epi32(_mm256_set1_epi32((int32_t)pool_window_start(aw, lo)), lane_cols);
+    const __m256i cols_end = _mm256_add_epi32(_mm256_set1_epi32((int32_t)pool_window_start(aw, ow_end)), lane_cols);
+    for (size_t od = 0; od < v->axis[0].out; od++)
+        for (size_t oh = 0; oh < ah->out; oh++) {
+            const max_rows r = max_rows_of(v, od, oh);
+            const int32_t *ar = ap + (od * ah->out + oh) * OW;
+            /* left and right border */
+            for (size_t ow = 0; ow < lo; ow++)
+                if (!max_one_in_window(aw, &r, ow, ar[ow]))
+                    return 0;
+            for (size_t ow = hi; ow < OW; ow++)
+                if (!max_one_in_window(aw, &r, ow, ar[ow]))
+                    return 0;
+            if (count == 0)
+                continue;
+            /* interior: 8 outputs per vector */
+            const int two_by_two = r.n_d == 1 && r.n_h == 2 && kw == 2 && dw == 1;
+            const __m256i below = _mm256_set1_epi32(two_by_two ? (int32_t)r.step_h : 0);
+            __m256i ok;
+            if (masked) {
+                const __m256i a = _mm256_maskload_epi32((const int *)(ar + lo), mask_n);
+                ok = _mm256_or_si256(max_block_in_window(&r, two_by_two, below, a, cols_lo, kw, dw), past_n);
+            } else {
+                ok = all;
+                __m256i cols = cols_lo;
+                size_t k = 0;
+                for (; k + NNR_F32_PER_YMM <= count; k += NNR_F32_PER_YMM, cols = _mm256_add_epi32(cols, block_cols)) {
+                    const __m256i a = _mm256_loadu_si256((const __m256i *)(ar + lo + k));
+                    ok = _mm256_and_si256(ok, max_block_in_window(&r, two_by_two, below, a, cols, kw, dw));
+                }
+                if (k < count) {
+                    const __m256i a = _mm256_loadu_si256((const __m256i *)(ar + ow_end));
+                    ok = _mm256_and_si256(ok, max_block_in_window(&r, two_by_two, below, a, cols_end, kw, dw));
+                }
+            }
+            if (!max_all_lanes(ok))
+                return 0;
+        }
+    return 1;
+}
+
+/* channels_last sample as: is every entry a cell of its window? Cell by
+ * cell, 8 channels per vector (one window for all C), the tail masked. */
+static int max_sample_in_windows(const pool_view *v, const int32_t *as)
+{
+    const pool_axis *ah = &v->axis[1], *aw = &v->axis[2];
+    const size_t C = v->c, dw = aw->dilation;
+    const size_t n_vec = C / NNR_F32_PER_YMM, n_tail = C % NNR_F32_PER_YMM;
+    const __m256i tail_mask = mask_first(n_tail), past_tail = _mm256_andnot_si256(tail_mask, _mm256_set1_epi32(-1));
+    for (size_t od = 0; od < v->axis[0].out; od++)
+        for (size_t oh = 0; oh < ah->out; oh++) {
+            const max_rows r = max_rows_of(v, od, oh);
+            const int two_rows = r.n_d == 1 && r.n_h == 2;
+            const __m256i below = _mm256_set1_epi32(two_rows ? (int32_t)r.step_h : 0);
+            const int32_t *arow = as + (od * ah->out + oh) * aw->out * C;
+            __m256i ok = _mm256_set1_epi32(-1);
+            for (size_t ow = 0; ow < aw->out; ow++) {
+                /* the cell's window along width: nt taps from column col */
+                size_t j0, j1;
+                pool_window_taps(aw, ow, &j0, &j1);
+                const size_t nt = j1 - j0;
+                const __m256i col = _mm256_set1_epi32((int32_t)(pool_window_start(aw, ow) + (ptrdiff_t)(j0 * dw)));
+                const int two_by_two = two_rows && nt == 2 && dw == 1;
+                const int32_t *a = arow + ow * C;
+                for (size_t i = 0; i < n_vec; i++) {
+                    const __m256i av = _mm256_loadu_si256((const __m256i *)(a + i * NNR_F32_PER_YMM));
+                    ok = _mm256_and_si256(ok, max_block_in_window(&r, two_by_two, below, av, col, nt, dw));
+                }
+                if (n_tail > 0) {
+                    const __m256i av = _mm256_maskload_epi32((const int *)(a + n_vec * NNR_F32_PER_YMM), tail_mask);
+                    const __m256i in = max_block_in_window(&r, two_by_two, below, av, col, nt, dw);
+                    ok = _mm256_and_si256(ok, _mm256_or_si256(in, past_tail));   /* channels past C pass */
+                }
+            }
+            if (!max_all_lanes(ok))
+                return 0;
+        }
+    return 1;
+}
+
+/* Every argmax of the tensor a cell of its window (or -1 for a window
+ * without cells)? Plane by plane, or sample by sample. */
+static int max_argmax_in_windows(const pool_view *v, const int32_t *argmax)
+{
+    if (v->layout == NNR_CHANNELS_FIRST) {
+        for (size_t pl = 0; pl < v->n * v->c; pl++)
+            if (!max_plane_in_windows(v, argmax + pl * v->out_plane))
+                return 0;
+        return 1;
+    }
+    for (size_t n = 0; n < v->n; n++)
+        if (!max_sample_in_windows(v, argmax + n * v->out_plane * v->c))
+            return 0;
+    return 1;
+}
+
+/* ---- Backward: the write paths ------------------------------------------- */
 
 /*
  * Disjoint windows, channels_first: one dx row (W cells, flat index of its
@@ -491,9 +725,10 @@ static void max_bwd_disjoint(const pool_view *v, size_t C, const float *dy, cons
     }
 }
 
-/* Overlapping windows, channels_last sample: dx = 0, then for each output
- * cell in order and each tap, dx[tap, c] += dy[o, c] where argmax[o, c] is
- * the tap (the other lanes add +0, which changes nothing). */
+/* Overlapping windows, channels_last sample, every argmax in its window:
+ * dx = 0, then for each output cell in order and each tap, dx[tap, c] +=
+ * dy[o, c] where argmax[o, c] is the tap (the other lanes add +0, which
+ * changes nothing). */
 static void max_bwd_overlap_cl(const pool_view *v, const float *dys, const int32_t *as, float *dxs)
 {
     const size_t C = v->c;
@@ -523,37 +758,64 @@ static void max_bwd_overlap_cl(const pool_view *v, const float *dys, const int32
             }
 }
 
+/*
+ * The naive kernel's backward on one channels_first plane (C = 1) or
+ * channels_last sample (C channels): dx = 0, then dx[argmax[o], c] +=
+ * dy[o, c] in output order, which is also the order in which the naive
+ * kernel adds into each dx cell. For overlapping channels_first windows,
+ * and for any argmax outside its own window. Every argmax is in [-1,
+ * in_plane) (checked); -1 routes nothing.
+ */
+NNR_INLINE void max_bwd_scatter(size_t in_plane, size_t out_plane, size_t C, const float *dy, const int32_t *am,
+                                float *dx)
+{
+    pool_zero(dx, in_plane * C);
+    for (size_t o = 0; o < out_plane; o++)
+        for (size_t c = 0; c < C; c++) {
+            const int32_t cell = am[o * C + c];
+            if (cell >= 0)
+                dx[(size_t)cell * C + c] += dy[o * C + c];
+        }
+}
+
 nnr_status nnr_maxpool_bwd_avx2(const nnr_pool_params *p, const nnr_shape *in_shape, const float *dy,
                                 const int32_t *argmax, float *dx)
 {
     pool_view v;
-    nnr_status st = nnr_pool_check_max_bwd(p, in_shape, dy, argmax, dx, &v);
+    nnr_status st = nnr_pool_check_max_bwd_args(p, in_shape, dy, argmax, dx, &v);
     if (st.code != NNR_OK)
         return st;
+    /* blocks of dx: (n, c) planes of one channel (channels_first) or samples of C channels */
+    const int first = v.layout == NNR_CHANNELS_FIRST;
+    const size_t C = first ? 1 : v.c, blocks = first ? v.n * v.c : v.n;
+    const size_t in_block = v.in_plane * C, out_block = v.out_plane * C;
     const int disjoint = pool_disjoint(&v);
-    if (v.layout == NNR_CHANNELS_FIRST) {
-        for (size_t pl = 0; pl < v.n * v.c; pl++) {
-            const float *dyp = dy + pl * v.out_plane;
-            const int32_t *ap = argmax + pl * v.out_plane;
-            float *dxp = dx + pl * v.in_plane;
-            if (disjoint) {
-                max_bwd_disjoint(&v, 1, dyp, ap, dxp);
-                continue;
-            }
-            /* overlapping: zero the plane (it stays in cache), then scatter in output order */
-            pool_zero(dxp, v.in_plane);
-            for (size_t o = 0; o < v.out_plane; o++)
-                if (ap[o] >= 0)
-                    dxp[ap[o]] += dyp[o];
+
+    /* disjoint windows (write once) and channels_last overlapping ones (tap
+     * walk), when every argmax is a cell of its window: the test stands for
+     * the bounds check */
+    if ((disjoint || !first) && max_argmax_in_windows(&v, argmax)) {
+        for (size_t b = 0; b < blocks; b++) {
+            if (disjoint)
+                max_bwd_disjoint(&v, C, dy + b * out_block, argmax + b * out_block, dx + b * in_block);
+            else
+                max_bwd_overlap_cl(&v, dy + b * out_block, argmax + b * out_block, dx + b * in_block);
         }
         return st;
     }
-    for (size_t n = 0; n < v.n; n++) {
-        const size_t in_at = n * v.in_plane * v.c, out_at = n * v.out_plane * v.c;
-        if (disjoint)
-            max_bwd_disjoint(&v, v.c, dy + out_at, argmax + out_at, dx + in_at);
+
+    /* otherwise as the naive kernel: every argmax inside the plane (or the
+     * call is rejected, dx untouched), then dx = 0 and the scatter, one
+     * block at a time (it stays in cache) */
+    st = nnr_pool_check_argmax(&v, argmax);
+    if (st.code != NNR_OK)
+        return st;
+    for (size_t b = 0; b < blocks; b++) {
+        if (first)
+            max_bwd_scatter(v.in_plane, v.out_plane, 1, dy + b * out_block, argmax + b * out_block, dx + b * in_block);
         else
-            max_bwd_overlap_cl(&v, dy + out_at, argmax + out_at, dx + in_at);
+            max_bwd_scatter(v.in_plane, v.out_plane, v.c, dy + b * out_block, argmax + b * out_block,
+                            dx + b * in_block);
     }
     return st;
 }

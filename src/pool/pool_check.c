@@ -29,15 +29,20 @@ nnr_status nnr_pool_check_max_fwd(const nnr_pool_params *p, const nnr_shape *in_
     return nnr_ok();
 }
 
-nnr_status nnr_pool_check_max_bwd(const nnr_pool_params *p, const nnr_shape *in_shape, const void *dy,
-                                  const int32_t *argmax, const void *dx, pool_view *view)
+nnr_status nnr_pool_check_max_bwd_args(const nnr_pool_params *p, const nnr_shape *in_shape, const void *dy,
+                                       const int32_t *argmax, const void *dx, pool_view *view)
 {
     NNR_TRY(nnr_pool_view_make(p, POOL_KIND_MAX, in_shape, view));
     NNR_TRY(plane_fits_int32(view));
     NNR_TRY(nnr_need(dy, "dy"));
     NNR_TRY(nnr_need(argmax, "argmax"));
     NNR_TRY(nnr_need(dx, "dx"));
-    /* A stale or foreign index would write outside dx: every one is checked
+    return nnr_ok();
+}
+
+nnr_status nnr_pool_check_argmax(const pool_view *view, const int32_t *argmax)
+{
+    /* A stale or made-up index would write outside dx: every one is checked
      * before the backward zeroes dx. -1 marks a window without input cells. */
     for (size_t o = 0; o < view->out_count; o++)
         if (argmax[o] < -1 || (argmax[o] >= 0 && (size_t)argmax[o] >= view->in_plane))
@@ -45,6 +50,13 @@ nnr_status nnr_pool_check_max_bwd(const nnr_pool_params *p, const nnr_shape *in_
                              "argmax[%zu] is %d, outside [-1, %zu): not an index the max forward of this "
                              "in_shape saved", o, (int)argmax[o], view->in_plane);
     return nnr_ok();
+}
+
+nnr_status nnr_pool_check_max_bwd(const nnr_pool_params *p, const nnr_shape *in_shape, const void *dy,
+                                  const int32_t *argmax, const void *dx, pool_view *view)
+{
+    NNR_TRY(nnr_pool_check_max_bwd_args(p, in_shape, dy, argmax, dx, view));
+    return nnr_pool_check_argmax(view, argmax);
 }
 
 nnr_status nnr_pool_check_avg(const nnr_pool_params *p, const nnr_shape *in_shape, const void *in,

@@ -125,6 +125,14 @@ nnr_status nnr_pool_check_max_fwd(const nnr_pool_params *p, const nnr_shape *in_
                                   const void *y, pool_view *view);
 nnr_status nnr_pool_check_max_bwd(const nnr_pool_params *p, const nnr_shape *in_shape, const void *dy,
                                   const int32_t *argmax, const void *dx, pool_view *view);
+/* nnr_pool_check_max_bwd in its two parts: view and pointers, then every
+ * argmax in [-1, in_plane) (the sentence names the first entry outside). The
+ * AVX2 backward reads argmax its own way in between: an entry in its own
+ * window is inside the plane, so the second part runs only when that test
+ * fails (maxpool_avx2.c). */
+nnr_status nnr_pool_check_max_bwd_args(const nnr_pool_params *p, const nnr_shape *in_shape, const void *dy,
+                                       const int32_t *argmax, const void *dx, pool_view *view);
+nnr_status nnr_pool_check_argmax(const pool_view *view, const int32_t *argmax);
 nnr_status nnr_pool_check_avg(const nnr_pool_params *p, const nnr_shape *in_shape, const void *in,
                               const char *in_name, const void *out, const char *out_name, pool_view *view);
 
